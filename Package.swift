@@ -1,0 +1,36 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+
+let package = Package(
+    name: "ipsyncd",
+    products: [
+        .executable(name: "ipsyncd", targets: ["ipsyncd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // Typed shims over libcurl's variadic C API (Swift cannot call curl_easy_setopt directly).
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // Lossless nginx config lexer, parser, queries, rewriter, template renderer and unified diff.
+        .target(name: "NginxConf"),
+        // Kubernetes API client over libcurl: kubeconfig, auth, Service model, ServiceWatcher.
+        .target(name: "K8sWatch", dependencies: ["CCurl", logging, yams]),
+        // The daemon's core: config, reconciler, applier, daemon loop, logging, notify, metrics.
+        .target(name: "IpsyncdCore", dependencies: ["NginxConf", "K8sWatch", logging, yams]),
+        // The CLI: argument parsing only; everything else lives in IpsyncdCore.
+        .executableTarget(name: "ipsyncd", dependencies: [
+            "IpsyncdCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Helpers shared by the test targets: the test API server, a sandboxed nginx, temp dirs.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "NginxConfTests", dependencies: ["NginxConf", "TestSupport"]),
+        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "TestSupport"]),
+        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "TestSupport", "ipsyncd"]),
+    ]
+)

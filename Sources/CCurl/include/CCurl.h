@@ -1,0 +1,4 @@
+#ifndef IPSYNCD_CCURL_H
+#define IPSYNCD_CCURL_H
+#include <curl/curl.h>
+#endif

@@ -1,0 +1,1 @@
+print("ipsyncd: not built yet")
