@@ -27,6 +27,9 @@ let package = Package(
         .executableTarget(name: "ipsyncd", dependencies: [
             "IpsyncdCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Benchmarks (bench/*.sh drive them; figures go to docs/benchmarks.md).
+        .executableTarget(name: "nginxconf-bench", dependencies: ["NginxConf"], path: "bench/NginxConfBench"),
+        .executableTarget(name: "k8swatch-bench", dependencies: ["K8sWatch"], path: "bench/K8sWatchBench"),
         // Helpers shared by the test targets: the test API server, a sandboxed nginx, temp dirs.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "NginxConfTests", dependencies: ["NginxConf", "TestSupport"]),

@@ -1,0 +1,1 @@
+print("k8swatch-bench: not built yet")

@@ -1,0 +1,1 @@
+print("nginxconf-bench: not built yet")
