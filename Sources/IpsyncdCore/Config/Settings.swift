@@ -86,13 +86,6 @@ public struct Settings: Sendable {
     }
 }
 
-/// How log lines are written (`--log-format`).
-public enum LogFormat: String, Sendable, CaseIterable {
-    /// journal under systemd (JOURNAL_STREAM set), text otherwise
-    case auto
-    case journal, text, json
-}
-
 /// One source of values (the config file or the flags), already checked; nil means "not given".
 struct SettingsLayer {
     var kubeconfig: String?
