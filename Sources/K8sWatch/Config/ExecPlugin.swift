@@ -88,15 +88,15 @@ final class ExecPlugin: Sendable {
     }
 
     private func launch() throws -> (status: Int32, stdout: Data, stderr: Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
         let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
+        let process = try start { process in
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.environment = environment
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = out
+            process.standardError = err
+        }
         let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(timeout.components.seconds)), execute: killer)
         // Both pipes are drained at once so that neither can fill up and block the plugin.
@@ -109,6 +109,22 @@ final class ExecPlugin: Sendable {
         process.waitUntilExit()
         killer.cancel()
         return (process.terminationStatus, outData, errData)
+    }
+
+    /// "Text file busy": a plugin script written a moment ago may still be open in a child that another
+    /// thread forked; the window is short, so try again briefly (with a fresh Process each time).
+    private func start(_ configure: (Process) -> Void) throws -> Process {
+        for attempt in 1... {
+            let process = Process()
+            configure(process)
+            do {
+                try process.run()
+                return process
+            } catch let error as NSError where error.domain == NSPOSIXErrorDomain && error.code == Int(ETXTBSY) && attempt < 20 {
+                usleep(10_000)
+            }
+        }
+        fatalError("unreachable")
     }
 
     private struct ExecCredential: Decodable {
