@@ -77,7 +77,7 @@ struct ResponseError {
     }
 
     static func format(_ duration: Duration) -> String {
-        let ms = duration.milliseconds
+        let ms = duration.wholeMilliseconds
         return ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
     }
 
