@@ -141,6 +141,8 @@ private let api = ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.i
                                    user: "token: \(server.token)")
         let error = await #expect(throws: K8sError.self) { try await client(wrong).get(servicesPath, query: []) }
         #expect(error?.code == .tls)
+        #expect(error?.message.contains("kubernetes.invalid") == true)
+        #expect(error?.message.hasSuffix("; check the server address and tls-server-name in \(wrong)") == true)
     }
 
     @Test func tokenFileIsReadAtEveryRequest() async throws {
