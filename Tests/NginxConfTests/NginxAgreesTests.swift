@@ -14,6 +14,13 @@ struct NginxAgreesTests {
         #expect(check.ok, "\(check.output)")
     }
 
+    @Test(arguments: loadable)
+    func nginxAcceptsRewrittenFixture(_ name: String) throws {
+        let (_, result) = try RewriteGoldenTests.rewritten(name)
+        let check = try NginxSandbox().check(result.bytes)
+        #expect(check.ok, "\(check.output)")
+    }
+
     @Test(arguments: invalidFixtures())
     func nginxRejectsInvalidFixture(_ name: String) throws {
         let check = try NginxSandbox().check(try fixtureBytes("nginx/invalid/\(name).conf"))

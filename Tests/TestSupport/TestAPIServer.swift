@@ -62,7 +62,7 @@ public struct ServiceSpec: Sendable, Hashable {
 /// Why the test API server could not start or a control call failed.
 public struct TestAPIServerError: Error, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// The test Kubernetes API server (`Tests/Fixtures/apiserver/apiserver.py`) as a child process.
