@@ -33,7 +33,7 @@ public final class APIClient: Sendable {
         continuation.onTermination = { _ in transfer.cancel() }
         let head = await withTaskCancellationHandler {
             await withCheckedContinuation { (head: CheckedContinuation<Result<Void, K8sError>, Never>) in
-                Thread.detachNewThread {
+                Self.startThread("k8s-watch") {
                     self.watch(transfer, url: url, idleTimeout: idleTimeout, head: head, lines: continuation)
                 }
             }
@@ -47,11 +47,18 @@ public final class APIClient: Sendable {
     private func onOwnThread<T: Sendable>(_ transfer: CurlTransfer, _ work: @escaping @Sendable () -> T) async -> T {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                Thread.detachNewThread { continuation.resume(returning: work()) }
+                Self.startThread("k8s-get") { continuation.resume(returning: work()) }
             }
         } onCancel: {
             transfer.cancel()
         }
+    }
+
+    /// A named thread (Linux threads otherwise inherit the name of the pool thread that made them).
+    private static func startThread(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = name
+        thread.start()
     }
 
     private var setup: RequestSetup { RequestSetup(credentials: credentials, connectTimeout: connectTimeout) }

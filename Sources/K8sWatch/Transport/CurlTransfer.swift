@@ -25,7 +25,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     let easy: UnsafeMutableRawPointer
     private let multi: UnsafeMutableRawPointer
-    private var headers: UnsafeMutablePointer<curl_slist>?
+    private var lists: [UInt32: UnsafeMutablePointer<curl_slist>?] = [:]
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private let cancelled = Atomic<Bool>(false)
 
@@ -54,7 +54,7 @@ final class CurlTransfer: @unchecked Sendable {
     deinit {
         curl_multi_cleanup(multi)
         curl_easy_cleanup(easy)
-        curl_slist_free_all(headers)
+        for list in lists.values { curl_slist_free_all(list) }
         errorBuffer.deallocate()
     }
 
@@ -63,16 +63,13 @@ final class CurlTransfer: @unchecked Sendable {
     func set(_ option: CURLoption, blob: [UInt8]) {
         _ = blob.withUnsafeBytes { ccurl_setopt_blob(easy, option, $0.baseAddress, $0.count) }
     }
+    /// curl keeps pointing at a list (it does not copy HTTPHEADER or CONNECT_TO), so each list lives
+    /// until it is replaced or the handle is freed.
     func set(_ option: CURLoption, list: [String]) {
         var built: UnsafeMutablePointer<curl_slist>?
         for item in list { built = curl_slist_append(built, item) }
         _ = ccurl_setopt_slist(easy, option, built)
-        if option == CURLOPT_HTTPHEADER {
-            curl_slist_free_all(headers)
-            headers = built
-        } else {
-            curl_slist_free_all(built)   // CONNECT_TO and RESOLVE are copied when the transfer starts
-        }
+        curl_slist_free_all(lists.updateValue(built, forKey: option.rawValue) ?? nil)
     }
 
     /// Aborts the transfer from any thread; `perform` returns `.cancelled` promptly.
@@ -113,7 +110,7 @@ final class CurlTransfer: @unchecked Sendable {
             if let idleTimeout {
                 let left = idleTimeout - (ContinuousClock.now - lastByte)
                 if left <= .zero { return .idle }
-                waitMs = Int32(clamping: min(1000, max(1, left.milliseconds)))
+                waitMs = Int32(clamping: min(1000, max(1, left.wholeMilliseconds)))
             }
             _ = curl_multi_poll(multi, nil, 0, waitMs, nil)
         }
@@ -175,7 +172,7 @@ private func curlHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ cou
 }
 
 extension Duration {
-    var milliseconds: Int {
+    var wholeMilliseconds: Int {
         let parts = components
         return Int(parts.seconds) * 1000 + Int(parts.attoseconds / 1_000_000_000_000_000)
     }
