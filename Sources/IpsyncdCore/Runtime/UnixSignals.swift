@@ -25,6 +25,23 @@ final class UnixSignals: AsyncSequence, @unchecked Sendable {
             return source
         }
         self.stream = stream
+        UnixSignals.waitUntilArmed(signals)
+    }
+
+    /// libdispatch arms a signal source asynchronously, replacing SIG_IGN with its own handler when it does; a
+    /// signal sent before that would be lost. Waiting (at most 1 s) for the handler makes the sequence complete
+    /// from the moment `init` returns.
+    private static func waitUntilArmed(_ signals: [Int32]) {
+        for _ in 0..<5000 {
+            let armed = signals.allSatisfy { number in
+                var current = sigaction()
+                sigaction(number, nil, &current)
+                return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
+                    != unsafeBitCast(SIG_IGN, to: Int.self)
+            }
+            if armed { return }
+            usleep(200)
+        }
     }
 
     deinit {
