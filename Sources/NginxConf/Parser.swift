@@ -1,0 +1,302 @@
+/// One pass over the bytes, following nginx's `ngx_conf_read_token`: words end at whitespace, `;`
+/// or `{` (not at `}`), a `{` right after `$` belongs to the word, quotes and backslash escapes,
+/// `#` comments only where a token may start, and a closing quote must be followed by whitespace,
+/// `;`, `{` or `)`. Tokens and trivia are recorded as ranges so that printing is lossless.
+struct Parser {
+    let path: String
+    let bytes: UnsafeBufferPointer<UInt8>
+    var pos = 0
+    var line = 1
+    var lineStart = 0
+    var tokens: [Token] = []
+
+    static func parse(_ source: [UInt8], path: String) throws(NginxConfError) -> ConfigFile {
+        let result: Result<([Token], [Directive]), NginxConfError> = source.withUnsafeBufferPointer { buffer in
+            var parser = Parser(path: path, bytes: buffer)
+            parser.tokens.reserveCapacity(source.count / 4 + 1)
+            do throws(NginxConfError) {
+                let directives = try parser.parseBlock(opener: nil, parentName: nil)
+                return .success((parser.tokens, directives))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let (tokens, directives) = try result.get()
+        return ConfigFile(path: path, source: source, tokens: tokens, directives: directives)
+    }
+
+    private struct Opener { var name: String; var line: Int; var column: Int }
+
+    private mutating func parseBlock(opener: Opener?, parentName: String?) throws(NginxConfError) -> [Directive] {
+        var directives: [Directive] = []
+        var words: [Argument] = []
+        var afterQuote = false
+        let end = bytes.count
+        while true {
+            guard pos < end else {
+                if !words.isEmpty {
+                    throw error(.unexpectedEnd, at: pos,
+                                "unexpected end of file, expecting \";\" or \"}\": end the directive \"\(words[0].value)\" with \";\"")
+                }
+                if let opener {
+                    throw error(.unexpectedEnd, at: pos,
+                                "unexpected end of file, expecting \"}\": close the block \"\(opener.name)\" opened at line \(opener.line)")
+                }
+                return directives
+            }
+            let c = bytes[pos]
+            if afterQuote {
+                afterQuote = false
+                if !(isSpace(c) || c == UInt8(ascii: ";") || c == UInt8(ascii: "{") || c == UInt8(ascii: ")")) {
+                    throw error(.invalidDirective, at: pos,
+                                "unexpected \"\(Character(Unicode.Scalar(c)))\": put a space after the closing quote")
+                }
+            }
+            switch c {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"):
+                var i = pos + 1
+                while i < end, isSpace(bytes[i]) { i += 1 }
+                emit(.whitespace, pos, i)
+            case UInt8(ascii: "#"):
+                var i = pos + 1
+                while i < end, bytes[i] != UInt8(ascii: "\n") { i += 1 }
+                emit(.comment, pos, i)
+            case UInt8(ascii: ";"):
+                guard !words.isEmpty else {
+                    throw error(.unexpectedSemicolon, at: pos, "unexpected \";\": remove it, or put the directive's name before it")
+                }
+                try checkTerminator(words[0], parentName: parentName, block: false)
+                emit(.semicolon, pos, pos + 1)
+                directives.append(directive(words, children: nil, endingBefore: pos))
+                words.removeAll(keepingCapacity: true)
+            case UInt8(ascii: "{"):
+                guard !words.isEmpty else {
+                    throw error(.unexpectedOpenBrace, at: pos, "unexpected \"{\": a block needs a directive name before it")
+                }
+                try checkTerminator(words[0], parentName: parentName, block: true)
+                emit(.openBrace, pos, pos + 1)
+                let name = words[0].value
+                let here = Opener(name: name, line: words[0].line, column: words[0].column)
+                let children: [Directive]
+                if name.hasSuffix("_by_lua_block") {
+                    try skipLuaBody(opener: here)
+                    children = []
+                } else {
+                    children = try parseBlock(opener: here, parentName: name)
+                }
+                directives.append(directive(words, children: children, endingBefore: pos))
+                words.removeAll(keepingCapacity: true)
+            case UInt8(ascii: "}"):
+                guard words.isEmpty else {
+                    throw error(.missingSemicolon, at: pos,
+                                "unexpected \"}\": the directive \"\(words[0].value)\" needs a \";\" before it")
+                }
+                guard opener != nil else {
+                    throw error(.unexpectedCloseBrace, at: pos, "unexpected \"}\": it closes no block; remove it")
+                }
+                emit(.closeBrace, pos, pos + 1)
+                return directives
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                words.append(try quoted(c))
+                afterQuote = true
+            default:
+                words.append(try word())
+            }
+        }
+    }
+
+    /// Records a token and advances past it, keeping the line count.
+    private mutating func emit(_ kind: Token.Kind, _ start: Int, _ end: Int) {
+        tokens.append(Token(kind: kind, start: start, end: end))
+        var i = start
+        while i < end {
+            if bytes[i] == UInt8(ascii: "\n") { line += 1; lineStart = i + 1 }
+            i += 1
+        }
+        pos = end
+    }
+
+    /// The directive whose last byte (`;` or `}`) is just before `end`.
+    private func directive(_ words: [Argument], children: [Directive]?, endingBefore end: Int) -> Directive {
+        let name = words[0]
+        return Directive(name: name.value, arguments: Array(words.dropFirst()), children: children,
+                         line: name.line, column: name.column, byteRange: name.byteRange.lowerBound..<end)
+    }
+
+    private mutating func quoted(_ quote: UInt8) throws(NginxConfError) -> Argument {
+        let start = pos, startLine = line, column = pos - lineStart + 1
+        var i = pos + 1
+        while true {
+            guard i < bytes.count else {
+                throw error(.unterminatedQuote, at: start,
+                            "unexpected end of file, expecting \";\" or \"}\": the quote \(Character(Unicode.Scalar(quote))) opened here is never closed")
+            }
+            let c = bytes[i]
+            if c == UInt8(ascii: "\\") { i += 2; continue }
+            i += 1
+            if c == quote { break }
+        }
+        emit(.quoted, start, i)
+        return Argument(value: decode(start + 1, i - 1), raw: Array(bytes[start..<i]), byteRange: start..<i,
+                        isQuoted: true, line: startLine, column: column)
+    }
+
+    private mutating func word() throws(NginxConfError) -> Argument {
+        let start = pos, startLine = line, column = pos - lineStart + 1
+        var i = pos
+        var variable = false
+        let end = bytes.count
+        while i < end {
+            let c = bytes[i]
+            if c == UInt8(ascii: "{") && variable { i += 1; continue }
+            variable = false
+            if c == UInt8(ascii: "\\") { i += 2; continue }
+            if c == UInt8(ascii: "$") { variable = true; i += 1; continue }
+            if isSpace(c) || c == UInt8(ascii: ";") || c == UInt8(ascii: "{") { break }
+            i += 1
+        }
+        if i > end {  // a backslash as the very last byte
+            throw error(.unexpectedEnd, at: end, "unexpected end of file, expecting \";\" or \"}\": the file ends in a \"\\\"")
+        }
+        emit(.word, start, i)
+        return Argument(value: decode(start, i), raw: Array(bytes[start..<i]), byteRange: start..<i,
+                        isQuoted: false, line: startLine, column: column)
+    }
+
+    /// nginx's unescaping: `\"`, `\'`, `\\` give the character, `\t` `\r` `\n` control characters;
+    /// any other backslash stays.
+    private func decode(_ start: Int, _ end: Int) -> String {
+        let slice = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        guard slice.contains(UInt8(ascii: "\\")) else { return String(decoding: slice, as: UTF8.self) }
+        var out = [UInt8]()
+        out.reserveCapacity(slice.count)
+        var i = 0
+        while i < slice.count {
+            let c = slice[i]
+            if c == UInt8(ascii: "\\"), i + 1 < slice.count {
+                let next = slice[i + 1]
+                switch next {
+                case UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "\\"):
+                    out.append(next); i += 2; continue
+                case UInt8(ascii: "t"): out.append(9); i += 2; continue
+                case UInt8(ascii: "r"): out.append(13); i += 2; continue
+                case UInt8(ascii: "n"): out.append(10); i += 2; continue
+                default: break
+                }
+            }
+            out.append(c)
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The body of a `*_by_lua_block` is Lua, kept as one opaque token: braces are counted,
+    /// skipping Lua strings, `--` comments and long brackets `[[ ]]` / `[==[ ]==]`.
+    private mutating func skipLuaBody(opener: Opener) throws(NginxConfError) {
+        let start = pos, end = bytes.count
+        var i = pos, depth = 1
+        while i < end {
+            let c = bytes[i]
+            switch c {
+            case UInt8(ascii: "{"):
+                depth += 1; i += 1
+            case UInt8(ascii: "}"):
+                depth -= 1
+                if depth == 0 {
+                    if i > start { emit(.luaBody, start, i) }
+                    emit(.closeBrace, i, i + 1)
+                    return
+                }
+                i += 1
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                i += 1
+                while i < end, bytes[i] != c, bytes[i] != UInt8(ascii: "\n") {
+                    i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                if i < end, bytes[i] == c { i += 1 }
+            case UInt8(ascii: "-") where i + 1 < end && bytes[i + 1] == UInt8(ascii: "-"):
+                i += 2
+                if let after = longBracketEnd(from: i) {
+                    i = after
+                } else {
+                    while i < end, bytes[i] != UInt8(ascii: "\n") { i += 1 }
+                }
+            case UInt8(ascii: "["):
+                i = longBracketEnd(from: i) ?? (i + 1)
+            default:
+                i += 1
+            }
+        }
+        throw error(.unexpectedEnd, at: end,
+                    "unexpected end of file, expecting \"}\": close the Lua block \"\(opener.name)\" opened at line \(opener.line)")
+    }
+
+    /// If a Lua long bracket `[=*[` opens at `i`, the index just past its closing `]=*]` (or the end).
+    private func longBracketEnd(from i: Int) -> Int? {
+        let end = bytes.count
+        guard i < end, bytes[i] == UInt8(ascii: "[") else { return nil }
+        var j = i + 1, level = 0
+        while j < end, bytes[j] == UInt8(ascii: "=") { level += 1; j += 1 }
+        guard j < end, bytes[j] == UInt8(ascii: "[") else { return nil }
+        j += 1
+        while j < end {
+            if bytes[j] == UInt8(ascii: "]") {
+                var k = j + 1, closing = 0
+                while k < end, bytes[k] == UInt8(ascii: "="), closing < level { closing += 1; k += 1 }
+                if closing == level, k < end, bytes[k] == UInt8(ascii: "]") { return k + 1 }
+            }
+            j += 1
+        }
+        return end
+    }
+
+    /// nginx rejects a known block directive ended by `;` and a known simple directive opening a block.
+    private func checkTerminator(_ name: Argument, parentName: String?, block: Bool) throws(NginxConfError) {
+        let isBlock = name.value == "server" ? parentName != "upstream" : Self.blockDirectives.contains(name.value)
+        let isSimple = name.value == "server" ? parentName == "upstream" : Self.simpleDirectives.contains(name.value)
+        if !block && isBlock {
+            throw error(.invalidDirective, at: name.byteRange.lowerBound,
+                        "directive \"\(name.value)\" has no opening \"{\": give it a block")
+        }
+        if block && isSimple {
+            throw error(.invalidDirective, at: name.byteRange.lowerBound,
+                        "directive \"\(name.value)\" is not terminated by \";\": end it with \";\" instead of a block")
+        }
+    }
+
+    static let blockDirectives: Set<String> = [
+        "http", "events", "location", "upstream", "if", "limit_except", "types", "map", "geo",
+        "split_clients", "stream", "mail",
+    ]
+    static let simpleDirectives: Set<String> = [
+        "proxy_pass", "listen", "server_name", "root", "return", "set", "include", "proxy_set_header",
+        "rewrite", "index", "try_files", "add_header", "access_log", "error_log", "proxy_http_version",
+        "proxy_read_timeout", "proxy_send_timeout", "proxy_connect_timeout", "alias", "ssl_certificate",
+        "ssl_certificate_key", "keepalive", "zone",
+    ]
+
+    private func error(_ code: NginxConfError.Code, at offset: Int, _ message: String) -> NginxConfError {
+        // `line` and `lineStart` describe the end of the last token; count from there (or from the
+        // start, for an offset before it, such as a quote's opening).
+        var errorLine = line, start = lineStart, i = lineStart
+        if offset < lineStart { errorLine = 1; start = 0; i = 0 }
+        while i < offset {
+            if bytes[i] == UInt8(ascii: "\n") { errorLine += 1; start = i + 1 }
+            i += 1
+        }
+        return NginxConfError(code: code, file: path, line: errorLine, column: offset - start + 1,
+                              lineText: lineText(bytes, lineStartingAt: start), message: message)
+    }
+}
+
+@inline(__always) func isSpace(_ c: UInt8) -> Bool {
+    c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") || c == UInt8(ascii: "\n")
+}
+
+/// The text of the line that starts at `start`, without its line ending, decoded leniently.
+func lineText(_ bytes: UnsafeBufferPointer<UInt8>, lineStartingAt start: Int) -> String {
+    var end = start
+    while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+    if end > start, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+}
