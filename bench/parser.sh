@@ -115,7 +115,7 @@ def medians(path):
 
 swift_rows = medians(f"{out}/swift.txt")
 xp = medians(f"{out}/crossplane.txt")["crossplane.parse"]
-header = open(f"{out}/swift.txt").readline().strip().split(": ", 2)[-1].rsplit(", ", 1)[0]
+header = open(f"{out}/swift.txt").readline().strip().split(": ", 2)[-1].rsplit(", ", 1)[0]  # no "N iterations"
 servers = sum(1 for line in open(f"{out}/site.conf") if line == "server {\n")
 load = " ".join(open("/proc/loadavg").read().split()[:3])
 processes = [line.rstrip("\n").split("\t") for line in open(f"{out}/processes.txt")]
@@ -126,6 +126,12 @@ ours, nginx_t, xp_cli = process["nginxconf-bench"], process["nginx -t"], process
 rewrite_text = (", then rewrites the routes `/`, `/api/` and `/ws/` in every server block"
                 if "rewrite" in swift_rows else "")
 steps = " + ".join(name for name in ("parse", "print", "rewrite") if name in swift_rows)
+def ratio(a, b):
+    return f"{a / b:.0f}" if a / b >= 10 else f"{a / b:.1f}"
+
+met = [xp[1] / total[1] >= 20, nginx_t[1] > ours[1]]
+verdict = ("Both targets are met." if all(met) else
+           "Missed: " + ", ".join(name for name, ok in zip(["20× crossplane", "faster than nginx -t"], met) if not ok) + ".")
 text = f"""Command: `bench/parser.sh` (builds `nginxconf-bench` with `swift build -c release`; {runs} runs per
 process, {iterations} iterations in process). Machine: {cores} cores ({cpu}); {swift}; nginx {nginx};
 crossplane {xp_version}; process times by {timer}.
@@ -150,10 +156,10 @@ Whole processes on the same file (start-up, reading and the work):
 | `crossplane parse` (same main config) | {xp_cli[0]:.3f} | {xp_cli[1]:.3f} |
 
 Against the targets ({steps}; by minimum, which load on the shared machine disturbs least, and by median):
-**{xp[0] / total[0]:.0f}× / {xp[1] / total[1]:.0f}×** faster than crossplane's parse alone in process (target ≥ 20×),
-**{xp_cli[0] / ours[0]:.0f}× / {xp_cli[1] / ours[1]:.0f}×** as whole processes; the whole `nginxconf-bench` process is
-**{nginx_t[0] / ours[0]:.1f}× / {nginx_t[1] / ours[1]:.1f}×** faster than `nginx -t` on the same file (target: faster).
-Load average during the run: {load}.
+**{ratio(xp[0], total[0])}× / {ratio(xp[1], total[1])}×** faster than crossplane's parse alone in process (target ≥ 20×),
+**{ratio(xp_cli[0], ours[0])}× / {ratio(xp_cli[1], ours[1])}×** as whole processes; the whole `nginxconf-bench` process is
+**{ratio(nginx_t[0], ours[0])}× / {ratio(nginx_t[1], ours[1])}×** faster than `nginx -t` on the same file (target: faster).
+{verdict} Load average during the run: {load}.
 """
 
 path = "docs/benchmarks.md"

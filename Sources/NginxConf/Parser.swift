@@ -252,28 +252,31 @@ struct Parser {
 
     /// nginx rejects a known block directive ended by `;` and a known simple directive opening a block.
     private func checkTerminator(_ name: Argument, parentName: String?, block: Bool) throws(NginxConfError) {
-        let isBlock = name.value == "server" ? parentName != "upstream" : Self.blockDirectives.contains(name.value)
-        let isSimple = name.value == "server" ? parentName == "upstream" : Self.simpleDirectives.contains(name.value)
-        if !block && isBlock {
+        guard var kind = Self.directiveKinds[name.value] else { return }
+        if name.value == "server" { kind = parentName == "upstream" ? .simple : .block }
+        if !block && kind == .block {
             throw error(.invalidDirective, at: name.byteRange.lowerBound,
                         "directive \"\(name.value)\" has no opening \"{\": give it a block")
         }
-        if block && isSimple {
+        if block && kind == .simple {
             throw error(.invalidDirective, at: name.byteRange.lowerBound,
                         "directive \"\(name.value)\" is not terminated by \";\": end it with \";\" instead of a block")
         }
     }
 
-    static let blockDirectives: Set<String> = [
-        "http", "events", "location", "upstream", "if", "limit_except", "types", "map", "geo",
-        "split_clients", "stream", "mail",
-    ]
-    static let simpleDirectives: Set<String> = [
-        "proxy_pass", "listen", "server_name", "root", "return", "set", "include", "proxy_set_header",
-        "rewrite", "index", "try_files", "add_header", "access_log", "error_log", "proxy_http_version",
-        "proxy_read_timeout", "proxy_send_timeout", "proxy_connect_timeout", "alias", "ssl_certificate",
-        "ssl_certificate_key", "keepalive", "zone",
-    ]
+    private enum DirectiveKind { case block, simple }
+
+    /// Common directives whose form nginx enforces (one lookup per directive: the parse is hot).
+    private static let directiveKinds: [String: DirectiveKind] = {
+        var kinds: [String: DirectiveKind] = ["server": .block]
+        for name in ["http", "events", "location", "upstream", "if", "limit_except", "types", "map", "geo",
+                     "split_clients", "stream", "mail"] { kinds[name] = .block }
+        for name in ["proxy_pass", "listen", "server_name", "root", "return", "set", "include", "proxy_set_header",
+                     "rewrite", "index", "try_files", "add_header", "access_log", "error_log", "proxy_http_version",
+                     "proxy_read_timeout", "proxy_send_timeout", "proxy_connect_timeout", "alias", "ssl_certificate",
+                     "ssl_certificate_key", "keepalive", "zone"] { kinds[name] = .simple }
+        return kinds
+    }()
 
     private func error(_ code: NginxConfError.Code, at offset: Int, _ message: String) -> NginxConfError {
         // `line` and `lineStart` describe the end of the last token; count from there (or from the

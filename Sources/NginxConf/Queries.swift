@@ -14,12 +14,12 @@ extension ConfigFile {
     /// `location P`, `location = P` and `location ^~ P` blocks at any depth, in file order.
     /// Regex (`~`, `~*`) and named (`@name`) locations never match, nor does `/api` for `/api/`.
     public func locations(exactly path: String) -> [Directive] {
-        allDirectives().filter { $0.isLocation(exactly: path) }
+        collect { $0.isLocation(exactly: path) }
     }
 
     /// The `upstream NAME { … }` block, wherever it is.
     public func upstream(named name: String) -> Directive? {
-        allDirectives().first { $0.name == "upstream" && $0.children != nil && $0.arguments.first?.value == name }
+        upstreamIndex()[name]
     }
 
     /// Every `include` at any depth, in file order.
@@ -27,13 +27,25 @@ extension ConfigFile {
 
     /// Every directive with this name at any depth, in file order.
     public func directives(named name: String) -> [Directive] {
-        allDirectives().filter { $0.name == name }
+        collect { $0.name == name }
     }
 
-    /// Every directive, depth first, in file order.
-    func allDirectives() -> [Directive] {
+    /// `upstream` blocks by name (the first of a name wins, as `upstream(named:)` does), built once per query.
+    func upstreamIndex() -> [String: Directive] {
+        var index: [String: Directive] = [:]
+        Directive.walk(directives) { directive in
+            if directive.name == "upstream", directive.children != nil, let name = directive.arguments.first?.value,
+               index[name] == nil {
+                index[name] = directive
+            }
+        }
+        return index
+    }
+
+    /// The directives that match, depth first, in file order (without copying the others).
+    func collect(where matches: (Directive) -> Bool) -> [Directive] {
         var out: [Directive] = []
-        Directive.walk(directives) { out.append($0) }
+        Directive.walk(directives) { if matches($0) { out.append($0) } }
         return out
     }
 }

@@ -6,10 +6,11 @@ extension ConfigFile {
         struct Claim { var edit: Int; var target: RoutedTarget; var new: String }
         var claims: [Int: Claim] = [:]   // by the target's first byte
         var errors: [NginxConfError] = []
+        let upstreams = upstreamIndex()
 
         for (index, edit) in edits.enumerated() {
             let targets: [RoutedTarget]
-            switch routedTargets(route: edit.route) {
+            switch routedTargets(route: edit.route, upstreams: upstreams) {
             case .failure(let error): errors.append(error); continue
             case .success(let found): targets = found
             }

@@ -11,7 +11,7 @@ extension ConfigFile {
     /// Targets of one route (DESIGN §5): the address of every `proxy_pass` inside each
     /// `location ROUTE` block at any depth, or of the single `server` of the upstream it names.
     public func targets(route location: String) -> Result<[ProxyTarget], NginxConfError> {
-        routedTargets(route: location).map { $0.map(\.target) }
+        routedTargets(route: location, upstreams: upstreamIndex()).map { $0.map(\.target) }
     }
 
     /// proxy_pass and upstream `server` targets outside `routes` whose host (without port or
@@ -19,7 +19,8 @@ extension ConfigFile {
     public func strayTargets(routes: [String], hosts: Set<String>) -> [ProxyTarget] {
         let hosts = Set(hosts.map { $0.lowercased() })
         let routed = routes.flatMap { locations(exactly: $0).map(\.byteRange) }
-        let exists = { (name: String) in self.upstream(named: name) != nil }
+        let upstreams = upstreamIndex()
+        let exists = { (name: String) in upstreams[name] != nil }
         var strays: [ProxyTarget] = []
         var upstreamsFollowingARoute: Set<String> = []
 
@@ -45,8 +46,7 @@ extension ConfigFile {
         }
         visit(directives, enclosing: "")
 
-        for upstream in allDirectives() where upstream.name == "upstream" && upstream.children != nil {
-            guard let name = upstream.arguments.first?.value, !upstreamsFollowingARoute.contains(name) else { continue }
+        for (name, upstream) in upstreams where !upstreamsFollowingARoute.contains(name) {
             for server in upstream.children! where server.name == "server" {
                 guard let argument = server.arguments.first,
                       let span = try? parseUpstreamServer(argument, upstream: name),
@@ -57,7 +57,7 @@ extension ConfigFile {
         return strays.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }
     }
 
-    func routedTargets(route: String) -> Result<[RoutedTarget], NginxConfError> {
+    func routedTargets(route: String, upstreams: [String: Directive]) -> Result<[RoutedTarget], NginxConfError> {
         let locations = locations(exactly: route)
         guard let first = locations.first else {
             return .failure(NginxConfError(code: .locationMissing, file: path, route: route,
@@ -70,11 +70,11 @@ extension ConfigFile {
             Directive.walk(location.children ?? []) { if $0.name == "proxy_pass" { proxyPasses.append($0) } }
             for proxyPass in proxyPasses {
                 do throws(TargetProblem) {
-                    let target = try resolve(proxyPass, route: route, location: location.byteRange)
+                    let target = try resolve(proxyPass, route: route, location: location.byteRange, upstreams: upstreams)
                     if seen.insert(target.target.byteRange.lowerBound).inserted { found.append(target) }
                 } catch {
                     let at = error.code == .upstreamSeveralServers || error.code == .upstreamMissing
-                        ? (upstreamOf(proxyPass) ?? proxyPass) : proxyPass
+                        ? (upstreamOf(proxyPass, upstreams) ?? proxyPass) : proxyPass
                     return .failure(self.error(error, at: at, route: route))
                 }
             }
@@ -86,16 +86,17 @@ extension ConfigFile {
         return .success(found)
     }
 
-    private func resolve(_ proxyPass: Directive, route: String, location: Range<Int>) throws(TargetProblem) -> RoutedTarget {
+    private func resolve(_ proxyPass: Directive, route: String, location: Range<Int>,
+                         upstreams: [String: Directive]) throws(TargetProblem) -> RoutedTarget {
         guard let argument = proxyPass.arguments.first else {
             throw TargetProblem(code: .unsupportedTarget, message: "proxy_pass has no address")
         }
-        switch try parseProxyPass(argument, upstreamExists: { self.upstream(named: $0) != nil }) {
+        switch try parseProxyPass(argument, upstreamExists: { upstreams[$0] != nil }) {
         case .address(let scheme, let span):
             return RoutedTarget(target: target(span, kind: .proxyPass, route: route, scheme: scheme, argument: argument),
                                 hasPort: span.hasPort, defaultPort: scheme == "https" ? 443 : 80, location: location)
         case .upstream(let scheme, let name):
-            let servers = (upstream(named: name)?.children ?? []).filter { $0.name == "server" }
+            let servers = (upstreams[name]?.children ?? []).filter { $0.name == "server" }
             guard let server = servers.first, let address = server.arguments.first else {
                 throw TargetProblem(code: .upstreamMissing,
                                     message: "upstream \"\(name)\" has no server line: add \"server IP:PORT;\"")
@@ -111,11 +112,11 @@ extension ConfigFile {
         }
     }
 
-    private func upstreamOf(_ proxyPass: Directive) -> Directive? {
+    private func upstreamOf(_ proxyPass: Directive, _ upstreams: [String: Directive]) -> Directive? {
         guard let argument = proxyPass.arguments.first,
-              case .upstream(_, let name)? = try? parseProxyPass(argument, upstreamExists: { self.upstream(named: $0) != nil })
+              case .upstream(_, let name)? = try? parseProxyPass(argument, upstreamExists: { upstreams[$0] != nil })
         else { return nil }
-        return upstream(named: name)
+        return upstreams[name]
     }
 
     private func target(_ span: AddressSpan, kind: ProxyTarget.Kind, route: String, scheme: String, argument: Argument) -> ProxyTarget {

@@ -114,6 +114,23 @@ private let api = ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.i
         _ = try await client(insecure).get(servicesPath, query: [])
     }
 
+    @Test func mismatchedClientKeyIsTLSErrorAboutTheClientCertificate() async throws {
+        let server = try TestAPIServer()
+        let dir = try TempDir()
+        let path = try kubeconfig(dir, server, cluster: "certificate-authority: \(server.caPath)",
+                                  user: "client-certificate: \(server.caPath), client-key: \(server.clientKeyPath)")
+        let error = await #expect(throws: K8sError.self) { try await client(path).get(servicesPath, query: []) }
+        #expect(error?.code == .tls)
+        #expect(error?.message.hasSuffix("; check client-certificate and client-key in \(path)") == true)
+    }
+
+    @Test func plainHTTPWithToken() async throws {
+        let server = try TestAPIServer(plain: true, services: [api])
+        #expect(server.url.hasPrefix("http://"))
+        let body = try await client(server.kubeconfigToken).get(servicesPath, query: [])
+        #expect(text(body).contains("api-gateway"))
+    }
+
     @Test func tlsServerNameIsTheNameVerified() async throws {
         let server = try TestAPIServer()
         let dir = try TempDir()
@@ -124,6 +141,8 @@ private let api = ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.i
                                    user: "token: \(server.token)")
         let error = await #expect(throws: K8sError.self) { try await client(wrong).get(servicesPath, query: []) }
         #expect(error?.code == .tls)
+        #expect(error?.message.contains("kubernetes.invalid") == true)
+        #expect(error?.message.hasSuffix("; check the server address and tls-server-name in \(wrong)") == true)
     }
 
     @Test func tokenFileIsReadAtEveryRequest() async throws {

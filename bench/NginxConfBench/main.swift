@@ -1,6 +1,6 @@
 // nginxconf-bench FILE [--iterations N]
-// Parses FILE and prints it back, N times, and reports the minimum and median time of each step
-// per iteration. bench/parser.sh drives it.
+// Parses FILE, prints it back and rewrites the routed locations (/, /api/, /ws/), N times, and
+// reports the minimum and median time of each step per iteration. bench/parser.sh drives it.
 import FoundationEssentials
 import Glibc
 import NginxConf
@@ -63,8 +63,14 @@ func run() {
         fail("cannot read \(options.path): \(error)")
     }
 
+    let edits = [
+        RouteEdit(route: "/", address: "10.43.200.1:3000"),
+        RouteEdit(route: "/api/", address: "10.43.200.2:9000"),
+        RouteEdit(route: "/ws/", address: "[fd00::7]:8080"),
+    ]
     let clock = ContinuousClock()
-    var parseTimes: [Double] = [], printTimes: [Double] = [], totals: [Double] = []
+    var parseTimes: [Double] = [], printTimes: [Double] = [], rewriteTimes: [Double] = [], totals: [Double] = []
+    var changes = 0
     for _ in 0..<options.iterations {
         let start = clock.now
         let file: ConfigFile
@@ -75,18 +81,25 @@ func run() {
         }
         let parsed = clock.now
         let printed = file.printed()
+        let printedAt = clock.now
+        let result = file.rewrite(edits)
         let end = clock.now
         parseTimes.append(milliseconds(parsed - start))
-        printTimes.append(milliseconds(end - parsed))
+        printTimes.append(milliseconds(printedAt - parsed))
+        rewriteTimes.append(milliseconds(end - printedAt))
         totals.append(milliseconds(end - start))
         // Checked outside the timed steps: the work was real and lossless.
         if printed != input { fail("printed bytes differ from the input") }
+        if !result.errors.isEmpty { fail("rewrite errors: \(result.errors.map(\.description))") }
+        if result.changes.isEmpty || result.bytes.count < input.count { fail("the rewrite changed nothing") }
+        changes = result.changes.count
     }
 
     let lines = input.lazy.filter { $0 == UInt8(ascii: "\n") }.count
-    print("nginxconf-bench: \(options.path): \(lines) lines, \(input.count) bytes, \(options.iterations) iterations")
+    print("nginxconf-bench: \(options.path): \(lines) lines, \(input.count) bytes, \(changes) targets rewritten, \(options.iterations) iterations")
     print(summary("parse", parseTimes))
     print(summary("print", printTimes))
+    print(summary("rewrite", rewriteTimes))
     print(summary("total", totals))
 }
 

@@ -30,7 +30,7 @@ public struct ClusterCredentials: Sendable, CustomStringConvertible {
     public init(server: String, namespace: String? = nil, source: String? = nil) {
         self.server = server
         self.namespace = namespace
-        self.source = source ?? "server \(server)"
+        self.source = source ?? "the given credentials"
     }
 
     public var description: String {

@@ -110,7 +110,7 @@ final class CurlTransfer: @unchecked Sendable {
             if let idleTimeout {
                 let left = idleTimeout - (ContinuousClock.now - lastByte)
                 if left <= .zero { return .idle }
-                waitMs = Int32(clamping: min(1000, max(1, left.milliseconds)))
+                waitMs = Int32(clamping: min(1000, max(1, left.wholeMilliseconds)))
             }
             _ = curl_multi_poll(multi, nil, 0, waitMs, nil)
         }
@@ -172,7 +172,7 @@ private func curlHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ cou
 }
 
 extension Duration {
-    var milliseconds: Int {
+    var wholeMilliseconds: Int {
         let parts = components
         return Int(parts.seconds) * 1000 + Int(parts.attoseconds / 1_000_000_000_000_000)
     }

@@ -10,7 +10,7 @@ struct RequestSetup {
     func configure(_ transfer: CurlTransfer, url: String, refreshExec: Bool) throws(K8sError) {
         transfer.set(CURLOPT_URL, url)
         transfer.set(CURLOPT_NOSIGNAL, 1)
-        transfer.set(CURLOPT_CONNECTTIMEOUT_MS, max(1, connectTimeout.milliseconds))
+        transfer.set(CURLOPT_CONNECTTIMEOUT_MS, max(1, connectTimeout.wholeMilliseconds))
         transfer.set(CURLOPT_PROTOCOLS_STR, "https,http")
         transfer.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
         transfer.set(CURLOPT_TCP_KEEPALIVE, 1)

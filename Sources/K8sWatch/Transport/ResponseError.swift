@@ -26,7 +26,9 @@ struct ResponseError {
             return K8sError(code: .badResponse, message: "response from \(url) is too large (a line or body over the limit)")
         case .failed(let code, let detail):
             if Self.tlsCodes.contains(code) {
-                let key = Self.clientCertificateCodes.contains(code) ? "client-certificate and client-key" : "certificate-authority"
+                let key = Self.clientCertificateCodes.contains(code) ? "client-certificate and client-key"
+                    : detail.contains("host name") || detail.contains("subject name") ? "the server address and tls-server-name"
+                    : "certificate-authority"
                 return K8sError(code: .tls, message: """
                     TLS handshake with \(credentials.server) failed: \(detail); check \(key) in \(credentials.configFile ?? credentials.source)
                     """)
@@ -77,7 +79,7 @@ struct ResponseError {
     }
 
     static func format(_ duration: Duration) -> String {
-        let ms = duration.milliseconds
+        let ms = duration.wholeMilliseconds
         return ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
     }
 
