@@ -9,6 +9,9 @@ struct Parser {
     var line = 1
     var lineStart = 0
     var tokens: [Token] = []
+    var depth = 0
+    /// Far beyond any real config; keeps a hostile file from exhausting the stack.
+    static let maxDepth = 200
 
     static func parse(_ source: [UInt8], path: String) throws(NginxConfError) -> ConfigFile {
         let result: Result<([Token], [Directive]), NginxConfError> = source.withUnsafeBufferPointer { buffer in
@@ -25,7 +28,7 @@ struct Parser {
         return ConfigFile(path: path, source: source, tokens: tokens, directives: directives)
     }
 
-    private struct Opener { var name: String; var line: Int; var column: Int }
+    struct Opener { var name: String; var line: Int; var column: Int }
 
     private mutating func parseBlock(opener: Opener?, parentName: String?) throws(NginxConfError) -> [Directive] {
         var directives: [Directive] = []
@@ -82,7 +85,13 @@ struct Parser {
                     try skipLuaBody(opener: here)
                     children = []
                 } else {
+                    guard depth < Self.maxDepth else {
+                        throw error(.invalidDirective, at: words[0].byteRange.lowerBound,
+                                    "blocks nested more than \(Self.maxDepth) deep: this is not a config nginx is meant to read")
+                    }
+                    depth += 1
                     children = try parseBlock(opener: here, parentName: name)
+                    depth -= 1
                 }
                 directives.append(directive(words, children: children, endingBefore: pos))
                 words.removeAll(keepingCapacity: true)
@@ -106,7 +115,7 @@ struct Parser {
     }
 
     /// Records a token and advances past it, keeping the line count.
-    private mutating func emit(_ kind: Token.Kind, _ start: Int, _ end: Int) {
+    mutating func emit(_ kind: Token.Kind, _ start: Int, _ end: Int) {
         tokens.append(Token(kind: kind, start: start, end: end))
         var i = start
         while i < end {
@@ -190,66 +199,6 @@ struct Parser {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The body of a `*_by_lua_block` is Lua, kept as one opaque token: braces are counted,
-    /// skipping Lua strings, `--` comments and long brackets `[[ ]]` / `[==[ ]==]`.
-    private mutating func skipLuaBody(opener: Opener) throws(NginxConfError) {
-        let start = pos, end = bytes.count
-        var i = pos, depth = 1
-        while i < end {
-            let c = bytes[i]
-            switch c {
-            case UInt8(ascii: "{"):
-                depth += 1; i += 1
-            case UInt8(ascii: "}"):
-                depth -= 1
-                if depth == 0 {
-                    if i > start { emit(.luaBody, start, i) }
-                    emit(.closeBrace, i, i + 1)
-                    return
-                }
-                i += 1
-            case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                i += 1
-                while i < end, bytes[i] != c, bytes[i] != UInt8(ascii: "\n") {
-                    i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
-                }
-                if i < end, bytes[i] == c { i += 1 }
-            case UInt8(ascii: "-") where i + 1 < end && bytes[i + 1] == UInt8(ascii: "-"):
-                i += 2
-                if let after = longBracketEnd(from: i) {
-                    i = after
-                } else {
-                    while i < end, bytes[i] != UInt8(ascii: "\n") { i += 1 }
-                }
-            case UInt8(ascii: "["):
-                i = longBracketEnd(from: i) ?? (i + 1)
-            default:
-                i += 1
-            }
-        }
-        throw error(.unexpectedEnd, at: end,
-                    "unexpected end of file, expecting \"}\": close the Lua block \"\(opener.name)\" opened at line \(opener.line)")
-    }
-
-    /// If a Lua long bracket `[=*[` opens at `i`, the index just past its closing `]=*]` (or the end).
-    private func longBracketEnd(from i: Int) -> Int? {
-        let end = bytes.count
-        guard i < end, bytes[i] == UInt8(ascii: "[") else { return nil }
-        var j = i + 1, level = 0
-        while j < end, bytes[j] == UInt8(ascii: "=") { level += 1; j += 1 }
-        guard j < end, bytes[j] == UInt8(ascii: "[") else { return nil }
-        j += 1
-        while j < end {
-            if bytes[j] == UInt8(ascii: "]") {
-                var k = j + 1, closing = 0
-                while k < end, bytes[k] == UInt8(ascii: "="), closing < level { closing += 1; k += 1 }
-                if closing == level, k < end, bytes[k] == UInt8(ascii: "]") { return k + 1 }
-            }
-            j += 1
-        }
-        return end
-    }
-
     /// nginx rejects a known block directive ended by `;` and a known simple directive opening a block.
     private func checkTerminator(_ name: Argument, parentName: String?, block: Bool) throws(NginxConfError) {
         guard var kind = Self.directiveKinds[name.value] else { return }
@@ -278,7 +227,7 @@ struct Parser {
         return kinds
     }()
 
-    private func error(_ code: NginxConfError.Code, at offset: Int, _ message: String) -> NginxConfError {
+    func error(_ code: NginxConfError.Code, at offset: Int, _ message: String) -> NginxConfError {
         // `line` and `lineStart` describe the end of the last token; count from there (or from the
         // start, for an offset before it, such as a quote's opening).
         var errorLine = line, start = lineStart, i = lineStart

@@ -27,4 +27,24 @@ struct NginxAgreesTests {
         #expect(!check.ok)
         #expect(check.output.contains("site.conf"), "\(check.output)")
     }
+
+    /// Tokenizer corner cases inside a location: nginx -t and the parser accept or reject alike.
+    static let snippets: [String] = [
+        "return 200 x};", "return 200 \"a\"#x\n;", "return 200 a#x;", "return 200 \"a\\\"b\";",
+        "return 200 'a\\'b';", "return 200 \"a;{}\";", "return 200 \"a\"b;", "return 200 a\"b\";",
+        "return 200 \\;;", "return 200 ${host};", "return 200 $host{;", "return 200 \"unterminated;",
+        "return 200 # comment\n ok;", "return 200\n#c\n\"x\";", ";", "{}", "return 200 x}",
+        "if ($host = \"a\") { return 200; }", "if ($host = \"a\"){ return 200; }", "return 200 \"a\"{}",
+        "return 200 a\\\nb;", "return 200 '';", "return 200 \"a\"\"b\";", "return 200 x;}",
+        "return 200 x;\r\n", "return\t200\tx;", "}", "location /x/ { return 200; }",
+        "location /x/;", "proxy_pass http://10.0.0.1:80 { }",
+    ]
+
+    @Test(arguments: snippets)
+    func nginxAndParserAgreeOnSnippet(_ snippet: String) throws {
+        let site = Array("server {\n    listen 8080;\n    location / {\n\(snippet)\n    }\n}\n".utf8)
+        let parsed = (try? ConfigFile.parse(site, path: "site.conf")) != nil
+        let check = try NginxSandbox().check(site)
+        #expect(parsed == check.ok, "parser \(parsed ? "accepts" : "rejects"); nginx: \(check.output)")
+    }
 }
