@@ -32,14 +32,16 @@ struct Parser {
 
     private mutating func parseBlock(opener: Opener?, parentName: String?) throws(NginxConfError) -> [Directive] {
         var directives: [Directive] = []
-        var words: [Argument] = []
+        // The directive being read: its name, then its arguments (moved into the Directive, not copied).
+        var name: Argument?
+        var arguments: [Argument] = []
         var afterQuote = false
         let end = bytes.count
         while true {
             guard pos < end else {
-                if !words.isEmpty {
+                if let name {
                     throw error(.unexpectedEnd, at: pos,
-                                "unexpected end of file, expecting \";\" or \"}\": end the directive \"\(words[0].value)\" with \";\"")
+                                "unexpected end of file, expecting \";\" or \"}\": end the directive \"\(name.value)\" with \";\"")
                 }
                 if let opener {
                     throw error(.unexpectedEnd, at: pos,
@@ -65,40 +67,41 @@ struct Parser {
                 while i < end, bytes[i] != UInt8(ascii: "\n") { i += 1 }
                 emit(.comment, pos, i)
             case UInt8(ascii: ";"):
-                guard !words.isEmpty else {
+                guard let first = name else {
                     throw error(.unexpectedSemicolon, at: pos, "unexpected \";\": remove it, or put the directive's name before it")
                 }
-                try checkTerminator(words[0], parentName: parentName, block: false)
+                try checkTerminator(first, parentName: parentName, block: false)
                 emit(.semicolon, pos, pos + 1)
-                directives.append(directive(words, children: nil, endingBefore: pos))
-                words.removeAll(keepingCapacity: true)
+                directives.append(directive(first, arguments, children: nil, endingBefore: pos))
+                name = nil
+                arguments = []
             case UInt8(ascii: "{"):
-                guard !words.isEmpty else {
+                guard let first = name else {
                     throw error(.unexpectedOpenBrace, at: pos, "unexpected \"{\": a block needs a directive name before it")
                 }
-                try checkTerminator(words[0], parentName: parentName, block: true)
+                try checkTerminator(first, parentName: parentName, block: true)
                 emit(.openBrace, pos, pos + 1)
-                let name = words[0].value
-                let here = Opener(name: name, line: words[0].line, column: words[0].column)
+                let here = Opener(name: first.value, line: first.line, column: first.column)
                 let children: [Directive]
-                if name.hasSuffix("_by_lua_block") {
+                if first.value.hasSuffix("_by_lua_block") {
                     try skipLuaBody(opener: here)
                     children = []
                 } else {
                     guard depth < Self.maxDepth else {
-                        throw error(.invalidDirective, at: words[0].byteRange.lowerBound,
+                        throw error(.invalidDirective, at: first.byteRange.lowerBound,
                                     "blocks nested more than \(Self.maxDepth) deep: this is not a config nginx is meant to read")
                     }
                     depth += 1
-                    children = try parseBlock(opener: here, parentName: name)
+                    children = try parseBlock(opener: here, parentName: first.value)
                     depth -= 1
                 }
-                directives.append(directive(words, children: children, endingBefore: pos))
-                words.removeAll(keepingCapacity: true)
+                directives.append(directive(first, arguments, children: children, endingBefore: pos))
+                name = nil
+                arguments = []
             case UInt8(ascii: "}"):
-                guard words.isEmpty else {
+                if let name {
                     throw error(.missingSemicolon, at: pos,
-                                "unexpected \"}\": the directive \"\(words[0].value)\" needs a \";\" before it")
+                                "unexpected \"}\": the directive \"\(name.value)\" needs a \";\" before it")
                 }
                 guard opener != nil else {
                     throw error(.unexpectedCloseBrace, at: pos, "unexpected \"}\": it closes no block; remove it")
@@ -106,10 +109,12 @@ struct Parser {
                 emit(.closeBrace, pos, pos + 1)
                 return directives
             case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                words.append(try quoted(c))
+                let token = try quoted(c)
+                if name == nil { name = token } else { arguments.append(token) }
                 afterQuote = true
             default:
-                words.append(try word())
+                let token = try word()
+                if name == nil { name = token } else { arguments.append(token) }
             }
         }
     }
@@ -126,9 +131,9 @@ struct Parser {
     }
 
     /// The directive whose last byte (`;` or `}`) is just before `end`.
-    private func directive(_ words: [Argument], children: [Directive]?, endingBefore end: Int) -> Directive {
-        let name = words[0]
-        return Directive(name: name.value, arguments: Array(words.dropFirst()), children: children,
+    private func directive(_ name: Argument, _ arguments: [Argument], children: [Directive]?,
+                           endingBefore end: Int) -> Directive {
+        Directive(name: name.value, arguments: arguments, children: children,
                          line: name.line, column: name.column, byteRange: name.byteRange.lowerBound..<end)
     }
 
