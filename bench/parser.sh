@@ -12,7 +12,8 @@ write_docs=1
 [[ "${1:-}" == "--no-docs" ]] && write_docs=0
 
 runs=30            # process runs per command
-iterations=100     # in-process iterations of the Swift benchmark and of crossplane.parse
+iterations=200     # in-process iterations of the Swift benchmark
+xp_iterations=30   # in-process iterations of crossplane.parse (about 100 times slower)
 lines=10000
 
 echo "== generating a $lines-line site file"
@@ -52,8 +53,8 @@ crossplane_cmd="$venv/bin/crossplane parse -o /dev/null $prefix/nginx.conf"
 echo "== in-process: nginxconf-bench, $iterations iterations"
 "$bench_bin" "$prefix/site.conf" --iterations "$iterations" | tee "$out/swift.txt"
 
-echo "== in-process: crossplane.parse, $iterations iterations"
-"$venv/bin/python" - "$prefix/nginx.conf" "$iterations" <<'EOF' | tee "$out/crossplane.txt"
+echo "== in-process: crossplane.parse, $xp_iterations iterations"
+"$venv/bin/python" - "$prefix/nginx.conf" "$xp_iterations" <<'EOF' | tee "$out/crossplane.txt"
 import statistics, sys, time
 import crossplane
 path, n = sys.argv[1], int(sys.argv[2])
@@ -100,7 +101,7 @@ column -t -s $'\t' -N "command,min ms,median ms" "$out/processes.txt" 2>/dev/nul
 [[ $write_docs == 1 ]] || exit 0
 echo "== writing docs/benchmarks.md"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-python3 - "$out" "$(nproc)" "$cpu" "$timer" "$crossplane_version" "$runs" "$iterations" "$(swift --version 2>&1 | head -1)" \
+python3 - "$out" "$(nproc)" "$cpu" "$timer" "$crossplane_version" "$runs" "$iterations/$xp_iterations" "$(swift --version 2>&1 | head -1)" \
     "$("$nginx_bin" -v 2>&1 | cut -d/ -f2)" <<'EOF'
 import re, sys
 out, cores, cpu, timer, xp_version, runs, iterations, swift, nginx = sys.argv[1:]
@@ -127,13 +128,21 @@ rewrite_text = (", then rewrites the routes `/`, `/api/` and `/ws/` in every ser
                 if "rewrite" in swift_rows else "")
 steps = " + ".join(name for name in ("parse", "print", "rewrite") if name in swift_rows)
 def ratio(a, b):
-    return f"{a / b:.0f}" if a / b >= 10 else f"{a / b:.1f}"
+    return f"{a / b:.0f}" if a / b >= 100 else f"{a / b:.1f}"
 
-met = [xp[1] / total[1] >= 20, nginx_t[1] > ours[1]]
-verdict = ("Both targets are met." if all(met) else
-           "Missed: " + ", ".join(name for name, ok in zip(["20× crossplane", "faster than nginx -t"], met) if not ok) + ".")
+def verdict_of(name, by_min, by_median):
+    if by_min and by_median:
+        return f"{name}: met."
+    if by_min or by_median:
+        return f"{name}: met by {'minimum' if by_min else 'median'} only."
+    return f"{name}: missed."
+
+verdict = " ".join([
+    verdict_of("20× crossplane", xp[0] / total[0] >= 20, xp[1] / total[1] >= 20),
+    verdict_of("Faster than nginx -t", nginx_t[0] > ours[0], nginx_t[1] > ours[1]),
+])
 text = f"""Command: `bench/parser.sh` (builds `nginxconf-bench` with `swift build -c release`; {runs} runs per
-process, {iterations} iterations in process). Machine: {cores} cores ({cpu}); {swift}; nginx {nginx};
+process, {iterations.split("/")[0]} iterations in process, {iterations.split("/")[1]} for crossplane). Machine: {cores} cores ({cpu}); {swift}; nginx {nginx};
 crossplane {xp_version}; process times by {timer}.
 
 The site file: `bench/gen_site.py --lines 10000` ({header}): 100 upstreams and
