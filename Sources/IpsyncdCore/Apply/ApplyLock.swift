@@ -17,7 +17,7 @@ struct ApplyLock: Sendable {
         let path = stateDir + "/lock"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw ApplyError(code: .stateDir, message: "cannot open the lock file \(path): \(errnoText()); check state_dir's permissions")
+            throw ApplyError(code: .stateDir, message: "cannot open the lock file \(path): \(FileSystem.describe(errno)); check state_dir's permissions")
         }
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
@@ -26,7 +26,7 @@ struct ApplyLock: Sendable {
             let failure = errno
             guard failure == EWOULDBLOCK || failure == EINTR else {
                 close(fd)
-                throw ApplyError(code: .stateDir, message: "cannot lock \(path): \(errnoText(failure))")
+                throw ApplyError(code: .stateDir, message: "cannot lock \(path): \(FileSystem.describe(failure))")
             }
             if clock.now >= deadline || Task.isCancelled { break }
             try? await Task.sleep(for: .milliseconds(10))

@@ -43,7 +43,7 @@ public struct CommandRunner: Sendable {
         let start = clock.now
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else {
-            return failedToStart("pipe: \(errnoText())", start: start)
+            return failedToStart("pipe: \(FileSystem.describe(errno))", start: start)
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         // pipe2 is not exported to Swift; a child spawned elsewhere in this instant may inherit the
@@ -176,6 +176,3 @@ private struct OutputBuffer {
     }
 }
 
-func errnoText(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
-}

@@ -5,7 +5,7 @@ struct FileError: Error, CustomStringConvertible {
     var operation: String
     var path: String
     var errno: Int32
-    var description: String { "\(operation) \(path): \(errnoText(errno))" }
+    var description: String { "\(operation) \(path): \(FileSystem.describe(errno))" }
 }
 
 /// The few file operations the applier needs, on Glibc directly: O_CLOEXEC everywhere (commands are
@@ -98,6 +98,9 @@ enum FileSystem {
         if parent != path { try makeDirectory(parent, mode: 0o755) }
         guard mkdir(path, mode) == 0 || errno == EEXIST else { throw FileError(operation: "mkdir", path: path, errno: errno) }
     }
+
+    /// `strerror`, for messages.
+    static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
 
     static func remove(_ path: String) {
         unlink(path)
