@@ -9,6 +9,9 @@ struct Parser {
     var line = 1
     var lineStart = 0
     var tokens: [Token] = []
+    var depth = 0
+    /// Far beyond any real config; keeps a hostile file from exhausting the stack.
+    static let maxDepth = 200
 
     static func parse(_ source: [UInt8], path: String) throws(NginxConfError) -> ConfigFile {
         let result: Result<([Token], [Directive]), NginxConfError> = source.withUnsafeBufferPointer { buffer in
@@ -25,18 +28,20 @@ struct Parser {
         return ConfigFile(path: path, source: source, tokens: tokens, directives: directives)
     }
 
-    private struct Opener { var name: String; var line: Int; var column: Int }
+    struct Opener { var name: String; var line: Int; var column: Int }
 
     private mutating func parseBlock(opener: Opener?, parentName: String?) throws(NginxConfError) -> [Directive] {
         var directives: [Directive] = []
-        var words: [Argument] = []
+        // The directive being read: its name, then its arguments (moved into the Directive, not copied).
+        var name: Argument?
+        var arguments: [Argument] = []
         var afterQuote = false
         let end = bytes.count
         while true {
             guard pos < end else {
-                if !words.isEmpty {
+                if let name {
                     throw error(.unexpectedEnd, at: pos,
-                                "unexpected end of file, expecting \";\" or \"}\": end the directive \"\(words[0].value)\" with \";\"")
+                                "unexpected end of file, expecting \";\" or \"}\": end the directive \"\(name.value)\" with \";\"")
                 }
                 if let opener {
                     throw error(.unexpectedEnd, at: pos,
@@ -62,34 +67,41 @@ struct Parser {
                 while i < end, bytes[i] != UInt8(ascii: "\n") { i += 1 }
                 emit(.comment, pos, i)
             case UInt8(ascii: ";"):
-                guard !words.isEmpty else {
+                guard let first = name else {
                     throw error(.unexpectedSemicolon, at: pos, "unexpected \";\": remove it, or put the directive's name before it")
                 }
-                try checkTerminator(words[0], parentName: parentName, block: false)
+                try checkTerminator(first, parentName: parentName, block: false)
                 emit(.semicolon, pos, pos + 1)
-                directives.append(directive(words, children: nil, endingBefore: pos))
-                words.removeAll(keepingCapacity: true)
+                directives.append(directive(first, arguments, children: nil, endingBefore: pos))
+                name = nil
+                arguments = []
             case UInt8(ascii: "{"):
-                guard !words.isEmpty else {
+                guard let first = name else {
                     throw error(.unexpectedOpenBrace, at: pos, "unexpected \"{\": a block needs a directive name before it")
                 }
-                try checkTerminator(words[0], parentName: parentName, block: true)
+                try checkTerminator(first, parentName: parentName, block: true)
                 emit(.openBrace, pos, pos + 1)
-                let name = words[0].value
-                let here = Opener(name: name, line: words[0].line, column: words[0].column)
+                let here = Opener(name: first.value, line: first.line, column: first.column)
                 let children: [Directive]
-                if name.hasSuffix("_by_lua_block") {
+                if first.value.hasSuffix("_by_lua_block") {
                     try skipLuaBody(opener: here)
                     children = []
                 } else {
-                    children = try parseBlock(opener: here, parentName: name)
+                    guard depth < Self.maxDepth else {
+                        throw error(.invalidDirective, at: first.byteRange.lowerBound,
+                                    "blocks nested more than \(Self.maxDepth) deep: this is not a config nginx is meant to read")
+                    }
+                    depth += 1
+                    children = try parseBlock(opener: here, parentName: first.value)
+                    depth -= 1
                 }
-                directives.append(directive(words, children: children, endingBefore: pos))
-                words.removeAll(keepingCapacity: true)
+                directives.append(directive(first, arguments, children: children, endingBefore: pos))
+                name = nil
+                arguments = []
             case UInt8(ascii: "}"):
-                guard words.isEmpty else {
+                if let name {
                     throw error(.missingSemicolon, at: pos,
-                                "unexpected \"}\": the directive \"\(words[0].value)\" needs a \";\" before it")
+                                "unexpected \"}\": the directive \"\(name.value)\" needs a \";\" before it")
                 }
                 guard opener != nil else {
                     throw error(.unexpectedCloseBrace, at: pos, "unexpected \"}\": it closes no block; remove it")
@@ -97,16 +109,18 @@ struct Parser {
                 emit(.closeBrace, pos, pos + 1)
                 return directives
             case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                words.append(try quoted(c))
+                let token = try quoted(c)
+                if name == nil { name = token } else { arguments.append(token) }
                 afterQuote = true
             default:
-                words.append(try word())
+                let token = try word()
+                if name == nil { name = token } else { arguments.append(token) }
             }
         }
     }
 
     /// Records a token and advances past it, keeping the line count.
-    private mutating func emit(_ kind: Token.Kind, _ start: Int, _ end: Int) {
+    mutating func emit(_ kind: Token.Kind, _ start: Int, _ end: Int) {
         tokens.append(Token(kind: kind, start: start, end: end))
         var i = start
         while i < end {
@@ -117,9 +131,9 @@ struct Parser {
     }
 
     /// The directive whose last byte (`;` or `}`) is just before `end`.
-    private func directive(_ words: [Argument], children: [Directive]?, endingBefore end: Int) -> Directive {
-        let name = words[0]
-        return Directive(name: name.value, arguments: Array(words.dropFirst()), children: children,
+    private func directive(_ name: Argument, _ arguments: [Argument], children: [Directive]?,
+                           endingBefore end: Int) -> Directive {
+        Directive(name: name.value, arguments: arguments, children: children,
                          line: name.line, column: name.column, byteRange: name.byteRange.lowerBound..<end)
     }
 
@@ -190,92 +204,35 @@ struct Parser {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The body of a `*_by_lua_block` is Lua, kept as one opaque token: braces are counted,
-    /// skipping Lua strings, `--` comments and long brackets `[[ ]]` / `[==[ ]==]`.
-    private mutating func skipLuaBody(opener: Opener) throws(NginxConfError) {
-        let start = pos, end = bytes.count
-        var i = pos, depth = 1
-        while i < end {
-            let c = bytes[i]
-            switch c {
-            case UInt8(ascii: "{"):
-                depth += 1; i += 1
-            case UInt8(ascii: "}"):
-                depth -= 1
-                if depth == 0 {
-                    if i > start { emit(.luaBody, start, i) }
-                    emit(.closeBrace, i, i + 1)
-                    return
-                }
-                i += 1
-            case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                i += 1
-                while i < end, bytes[i] != c, bytes[i] != UInt8(ascii: "\n") {
-                    i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
-                }
-                if i < end, bytes[i] == c { i += 1 }
-            case UInt8(ascii: "-") where i + 1 < end && bytes[i + 1] == UInt8(ascii: "-"):
-                i += 2
-                if let after = longBracketEnd(from: i) {
-                    i = after
-                } else {
-                    while i < end, bytes[i] != UInt8(ascii: "\n") { i += 1 }
-                }
-            case UInt8(ascii: "["):
-                i = longBracketEnd(from: i) ?? (i + 1)
-            default:
-                i += 1
-            }
-        }
-        throw error(.unexpectedEnd, at: end,
-                    "unexpected end of file, expecting \"}\": close the Lua block \"\(opener.name)\" opened at line \(opener.line)")
-    }
-
-    /// If a Lua long bracket `[=*[` opens at `i`, the index just past its closing `]=*]` (or the end).
-    private func longBracketEnd(from i: Int) -> Int? {
-        let end = bytes.count
-        guard i < end, bytes[i] == UInt8(ascii: "[") else { return nil }
-        var j = i + 1, level = 0
-        while j < end, bytes[j] == UInt8(ascii: "=") { level += 1; j += 1 }
-        guard j < end, bytes[j] == UInt8(ascii: "[") else { return nil }
-        j += 1
-        while j < end {
-            if bytes[j] == UInt8(ascii: "]") {
-                var k = j + 1, closing = 0
-                while k < end, bytes[k] == UInt8(ascii: "="), closing < level { closing += 1; k += 1 }
-                if closing == level, k < end, bytes[k] == UInt8(ascii: "]") { return k + 1 }
-            }
-            j += 1
-        }
-        return end
-    }
-
     /// nginx rejects a known block directive ended by `;` and a known simple directive opening a block.
     private func checkTerminator(_ name: Argument, parentName: String?, block: Bool) throws(NginxConfError) {
-        let isBlock = name.value == "server" ? parentName != "upstream" : Self.blockDirectives.contains(name.value)
-        let isSimple = name.value == "server" ? parentName == "upstream" : Self.simpleDirectives.contains(name.value)
-        if !block && isBlock {
+        guard var kind = Self.directiveKinds[name.value] else { return }
+        if name.value == "server" { kind = parentName == "upstream" ? .simple : .block }
+        if !block && kind == .block {
             throw error(.invalidDirective, at: name.byteRange.lowerBound,
                         "directive \"\(name.value)\" has no opening \"{\": give it a block")
         }
-        if block && isSimple {
+        if block && kind == .simple {
             throw error(.invalidDirective, at: name.byteRange.lowerBound,
                         "directive \"\(name.value)\" is not terminated by \";\": end it with \";\" instead of a block")
         }
     }
 
-    static let blockDirectives: Set<String> = [
-        "http", "events", "location", "upstream", "if", "limit_except", "types", "map", "geo",
-        "split_clients", "stream", "mail",
-    ]
-    static let simpleDirectives: Set<String> = [
-        "proxy_pass", "listen", "server_name", "root", "return", "set", "include", "proxy_set_header",
-        "rewrite", "index", "try_files", "add_header", "access_log", "error_log", "proxy_http_version",
-        "proxy_read_timeout", "proxy_send_timeout", "proxy_connect_timeout", "alias", "ssl_certificate",
-        "ssl_certificate_key", "keepalive", "zone",
-    ]
+    private enum DirectiveKind { case block, simple }
 
-    private func error(_ code: NginxConfError.Code, at offset: Int, _ message: String) -> NginxConfError {
+    /// Common directives whose form nginx enforces (one lookup per directive: the parse is hot).
+    private static let directiveKinds: [String: DirectiveKind] = {
+        var kinds: [String: DirectiveKind] = ["server": .block]
+        for name in ["http", "events", "location", "upstream", "if", "limit_except", "types", "map", "geo",
+                     "split_clients", "stream", "mail"] { kinds[name] = .block }
+        for name in ["proxy_pass", "listen", "server_name", "root", "return", "set", "include", "proxy_set_header",
+                     "rewrite", "index", "try_files", "add_header", "access_log", "error_log", "proxy_http_version",
+                     "proxy_read_timeout", "proxy_send_timeout", "proxy_connect_timeout", "alias", "ssl_certificate",
+                     "ssl_certificate_key", "keepalive", "zone"] { kinds[name] = .simple }
+        return kinds
+    }()
+
+    func error(_ code: NginxConfError.Code, at offset: Int, _ message: String) -> NginxConfError {
         // `line` and `lineStart` describe the end of the last token; count from there (or from the
         // start, for an offset before it, such as a quote's opening).
         var errorLine = line, start = lineStart, i = lineStart

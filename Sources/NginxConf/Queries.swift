@@ -14,12 +14,17 @@ extension ConfigFile {
     /// `location P`, `location = P` and `location ^~ P` blocks at any depth, in file order.
     /// Regex (`~`, `~*`) and named (`@name`) locations never match, nor does `/api` for `/api/`.
     public func locations(exactly path: String) -> [Directive] {
-        allDirectives().filter { $0.isLocation(exactly: path) }
+        collect { $0.isLocation(exactly: path) }
+    }
+
+    /// Every `location` block at any depth, in file order (see `Directive.locationModifier`).
+    public func locations() -> [Directive] {
+        collect { $0.name == "location" && $0.children != nil }
     }
 
     /// The `upstream NAME { … }` block, wherever it is.
     public func upstream(named name: String) -> Directive? {
-        allDirectives().first { $0.name == "upstream" && $0.children != nil && $0.arguments.first?.value == name }
+        upstreamIndex()[name]
     }
 
     /// Every `include` at any depth, in file order.
@@ -27,29 +32,56 @@ extension ConfigFile {
 
     /// Every directive with this name at any depth, in file order.
     public func directives(named name: String) -> [Directive] {
-        allDirectives().filter { $0.name == name }
+        collect { $0.name == name }
     }
 
-    /// Every directive, depth first, in file order.
-    func allDirectives() -> [Directive] {
+    /// `upstream` blocks by name (the first of a name wins, as `upstream(named:)` does), built once per query.
+    func upstreamIndex() -> [String: Directive] {
+        var index: [String: Directive] = [:]
+        Directive.walk(directives) { directive in
+            if directive.name == "upstream", directive.children != nil, let name = directive.arguments.first?.value,
+               index[name] == nil {
+                index[name] = directive
+            }
+        }
+        return index
+    }
+
+    /// The directives that match, depth first, in file order (without copying the others).
+    func collect(where matches: (Directive) -> Bool) -> [Directive] {
         var out: [Directive] = []
-        Directive.walk(directives) { out.append($0) }
+        Directive.walk(directives) { if matches($0) { out.append($0) } }
         return out
     }
 }
 
 extension Directive {
-    func isLocation(exactly path: String) -> Bool {
-        guard name == "location", children != nil else { return false }
+    /// A location's modifier (`=`, `^~`, `~`, `~*`, or `@` for a named location); nil for a plain
+    /// prefix location or another directive. nginx also reads a modifier glued to the path (`=/x`).
+    public var locationModifier: String? { locationParts?.modifier }
+
+    /// A location's path or pattern, without its modifier (a named location keeps its `@name`).
+    public var locationPath: String? { locationParts?.path }
+
+    private var locationParts: (modifier: String?, path: String)? {
+        guard name == "location", children != nil else { return nil }
         switch arguments.count {
         case 1:
-            // nginx also reads a modifier glued to the path: `location =/x`, `location ^~/x`.
             let value = arguments[0].value
-            if value.hasPrefix("~") || value.hasPrefix("@") { return false }
-            return value == path || value == "=" + path || value == "^~" + path
-        case 2: return (arguments[0].value == "=" || arguments[0].value == "^~") && arguments[1].value == path
-        default: return false
+            for modifier in ["=", "^~", "~*", "~", "@"] where value.hasPrefix(modifier) {
+                return (modifier == "@" ? "@" : modifier, modifier == "@" ? value : String(value.dropFirst(modifier.count)))
+            }
+            return (nil, value)
+        case 2:
+            return (arguments[0].value, arguments[1].value)
+        default:
+            return nil
         }
+    }
+
+    func isLocation(exactly path: String) -> Bool {
+        guard let parts = locationParts else { return false }
+        return parts.path == path && (parts.modifier == nil || parts.modifier == "=" || parts.modifier == "^~")
     }
 
     /// Visits directives and their children depth first, in file order.

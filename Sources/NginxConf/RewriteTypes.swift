@@ -30,6 +30,12 @@ public struct TargetChange: Sendable, Equatable {
     public var old: String
     public var new: String
     public var line: Int
+    public init(route: String, old: String, new: String, line: Int) {
+        self.route = route
+        self.old = old
+        self.new = new
+        self.line = line
+    }
 }
 
 public struct RewriteResult: Sendable {

@@ -123,10 +123,11 @@ enum K8sJSON {
     }
 }
 
-/// Waits (polling) until `condition` holds; fails the test after a generous bound instead of hanging.
+/// Waits (polling) until `condition` holds; fails the test after a generous bound instead of hanging
+/// (generous because other suites may hold the cooperative pool's few threads for seconds).
 func eventually(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
                 _ condition: () async -> Bool) async {
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(60)
     while ContinuousClock.now < deadline {
         if await condition() { return }
         try? await Task.sleep(for: .milliseconds(5))

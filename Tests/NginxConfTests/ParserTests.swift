@@ -52,6 +52,13 @@ import Testing
         #expect(children[0].children?.isEmpty == true)
     }
 
+    @Test func deepNestingThrowsInsteadOfCrashing() throws {
+        let deep = Array(String(repeating: "a {", count: 10_000).utf8)
+        #expect(throws: NginxConfError.self) { try ConfigFile.parse(deep, path: "t") }
+        let fine = Array((String(repeating: "a {\n", count: 150) + String(repeating: "}\n", count: 150)).utf8)
+        #expect(try ConfigFile.parse(fine, path: "t").printed() == fine)
+    }
+
     @Test func invalidUTF8SurvivesInCommentsAndStrings() throws {
         let bytes: [UInt8] = Array("# ".utf8) + [0xE9, 0xFF, 0x0A] + Array("a \"".utf8) + [0xC3, 0x28] + Array("\";".utf8)
         #expect(try ConfigFile.parse(bytes, path: "t").printed() == bytes)

@@ -101,8 +101,9 @@ public actor ServiceWatcher {
             let body = try await api.get(path, query: query)
             list = try decoder.list(body, source: path)
         } catch {
+            if Task.isCancelled { return .list(resourceVersion: nil) }   // run() ends; nothing to log
             if error.code == .gone, version != nil { return .list(resourceVersion: nil) }
-            return fail(error, then: .list)
+            return fail(error, then: .list, delay: error.code == .tooManyRequests ? error.retryAfter : nil)
         }
         resourceVersion = list.resourceVersion
         store = list.services
