@@ -1,0 +1,31 @@
+/// The one error type of the settings: where (the file or the flag, the key) and what is allowed.
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case fileNotFound, unreadable, invalidYAML, notAMapping, unknownKey, wrongType, badValue,
+             duplicateRoute, noRoutes
+    }
+
+    public var code: Code
+    /// The config file's path, or "command line" for a flag.
+    public var source: String
+    /// The key (`settle`, `routes[1].port`) or the flag (`--settle`); empty when not tied to one.
+    public var key: String
+    /// 1-based line in the file, 0 when unknown or for a flag.
+    public var line: Int
+    public var message: String
+
+    public init(code: Code, source: String, key: String = "", line: Int = 0, message: String) {
+        self.code = code
+        self.source = source
+        self.key = key
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        var text = source
+        if line > 0 { text += ":\(line)" }
+        if !key.isEmpty { text += ": \(key)" }
+        return text + ": " + message
+    }
+}

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The counters and gauges of one daemon's life, rendered in the Prometheus text format for node_exporter's
+/// textfile collector, and written atomically (temp file in the same directory, fsync, rename) after each resync.
+/// Modelled on ingress-nginx's `nginx_ingress_controller_config_last_reload_*` metrics.
+public struct MetricsFile: Sendable {
+    public enum ResyncKind: String, Sendable, CaseIterable {
+        case applied, inSync = "in_sync", kept, failed, dryRun = "dry_run"
+    }
+    public struct RouteState: Sendable, Equatable {
+        public var location: String
+        public var service: String
+        public var inSync: Bool
+        public init(location: String, service: String, inSync: Bool) {
+            self.location = location; self.service = service; self.inSync = inSync
+        }
+    }
+
+    public let path: String
+    public private(set) var resyncs: [ResyncKind: Int] = [:]
+    public private(set) var reloadsOK = 0
+    public private(set) var reloadsFailed = 0
+    public private(set) var lastSuccess: Double?
+    public var watchReconnects = 0
+    public var routes: [RouteState] = []
+    public private(set) var checkDuration: Duration?
+    public private(set) var reloadDuration: Duration?
+
+    public init(path: String) { self.path = path }
+
+    /// One resync's result; `at` is the wall-clock time in seconds since the epoch.
+    public mutating func record(_ kind: ResyncKind, at time: Double, check: Duration?, reload: Duration?,
+                                reloadOK: Bool?) {
+        resyncs[kind, default: 0] += 1
+        if kind != .failed { lastSuccess = time }
+        if let check { checkDuration = check }
+        if let reload { reloadDuration = reload }
+        switch reloadOK {
+        case true?: reloadsOK += 1
+        case false?: reloadsFailed += 1
+        case nil: break
+        }
+    }
+
+    public func render() -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples { out += name + labels + " " + value + "\n" }
+        }
+        metric("ipsyncd_resyncs_total", "counter", "Resyncs by result.",
+               ResyncKind.allCases.map { ("{result=\"\($0.rawValue)\"}", String(resyncs[$0] ?? 0)) })
+        metric("ipsyncd_reloads_total", "counter", "nginx reloads by result.",
+               [("{result=\"ok\"}", String(reloadsOK)), ("{result=\"failed\"}", String(reloadsFailed))])
+        metric("ipsyncd_last_success_timestamp_seconds", "gauge",
+               "Time of the last resync that did not fail, in seconds since the epoch (0: none yet).",
+               [("", lastSuccess.map(Self.number) ?? "0")])
+        metric("ipsyncd_watch_reconnects_total", "counter", "Reconnects of the Kubernetes watch.",
+               [("", String(watchReconnects))])
+        metric("ipsyncd_route_in_sync", "gauge",
+               "1 when the route's address in the site file is the Service's live address.",
+               routes.map { ("{location=\"\(Self.label($0.location))\",service=\"\(Self.label($0.service))\"}",
+                             $0.inSync ? "1" : "0") })
+        metric("ipsyncd_check_duration_seconds", "gauge", "Duration of the last nginx config check.",
+               [("", checkDuration.map { Self.number(Self.seconds($0)) } ?? "0")])
+        metric("ipsyncd_reload_duration_seconds", "gauge", "Duration of the last nginx reload.",
+               [("", reloadDuration.map { Self.number(Self.seconds($0)) } ?? "0")])
+        return out
+    }
+
+    /// Temp file beside the target, fsync, rename: the collector never reads a half-written file.
+    public func write() throws(RuntimeError) {
+        let bytes = Array(render().utf8)
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        var template = Array("\(directory.isEmpty ? "/" : directory)/.\(base).XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw failure("cannot create a temporary file in \(directory)") }
+        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var ok = fchmod(fd, 0o644) == 0
+        var offset = 0
+        while ok && offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            ok = written > 0
+            offset += max(written, 0)
+        }
+        ok = ok && fsync(fd) == 0
+        let code = errno
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            let renameCode = errno
+            unlink(temporary)
+            throw failure("cannot write \(path)", code: ok ? renameCode : code)
+        }
+    }
+
+    private func failure(_ what: String, code: Int32 = errno) -> RuntimeError {
+        RuntimeError(code: .metricsWrite,
+                     message: "metrics_file: \(what): \(errnoText(code)) (check that the directory exists and is writable)")
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// Label values escape backslash, quote and newline.
+    static func label(_ value: String) -> String {
+        value.replacingOccurrences("\\", "\\\\").replacingOccurrences("\"", "\\\"").replacingOccurrences("\n", "\\n")
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(_ target: Character, _ replacement: String) -> String {
+        var out = ""
+        for ch in self { if ch == target { out += replacement } else { out.append(ch) } }
+        return out
+    }
+}
