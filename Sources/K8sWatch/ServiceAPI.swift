@@ -8,8 +8,8 @@ protocol ServiceAPI: Sendable {
     /// Streaming GET for watches. Throws like `get` when the answer's status is not 2xx. The stream
     /// yields each '\n'-terminated line without its '\n', finishes at the clean end of the body,
     /// finishes throwing K8sError(.timeout) when no byte arrived for `idleTimeout`, and finishes
-    /// throwing K8sError(.connection) on a broken transfer. Ending the consumer's iteration or
-    /// cancelling its task aborts the transfer within 100 ms.
+    /// throwing K8sError(.connection) on a broken transfer. Releasing the stream (the consumer's
+    /// iteration ended and the stream dropped) or cancelling its task aborts the transfer within 100 ms.
     func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
         async throws(K8sError) -> AsyncThrowingStream<[UInt8], any Error>
 }

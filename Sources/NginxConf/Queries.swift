@@ -17,6 +17,11 @@ extension ConfigFile {
         collect { $0.isLocation(exactly: path) }
     }
 
+    /// Every `location` block at any depth, in file order (see `Directive.locationModifier`).
+    public func locations() -> [Directive] {
+        collect { $0.name == "location" && $0.children != nil }
+    }
+
     /// The `upstream NAME { … }` block, wherever it is.
     public func upstream(named name: String) -> Directive? {
         upstreamIndex()[name]
@@ -51,17 +56,32 @@ extension ConfigFile {
 }
 
 extension Directive {
-    func isLocation(exactly path: String) -> Bool {
-        guard name == "location", children != nil else { return false }
+    /// A location's modifier (`=`, `^~`, `~`, `~*`, or `@` for a named location); nil for a plain
+    /// prefix location or another directive. nginx also reads a modifier glued to the path (`=/x`).
+    public var locationModifier: String? { locationParts?.modifier }
+
+    /// A location's path or pattern, without its modifier (a named location keeps its `@name`).
+    public var locationPath: String? { locationParts?.path }
+
+    private var locationParts: (modifier: String?, path: String)? {
+        guard name == "location", children != nil else { return nil }
         switch arguments.count {
         case 1:
-            // nginx also reads a modifier glued to the path: `location =/x`, `location ^~/x`.
             let value = arguments[0].value
-            if value.hasPrefix("~") || value.hasPrefix("@") { return false }
-            return value == path || value == "=" + path || value == "^~" + path
-        case 2: return (arguments[0].value == "=" || arguments[0].value == "^~") && arguments[1].value == path
-        default: return false
+            for modifier in ["=", "^~", "~*", "~", "@"] where value.hasPrefix(modifier) {
+                return (modifier == "@" ? "@" : modifier, modifier == "@" ? value : String(value.dropFirst(modifier.count)))
+            }
+            return (nil, value)
+        case 2:
+            return (arguments[0].value, arguments[1].value)
+        default:
+            return nil
         }
+    }
+
+    func isLocation(exactly path: String) -> Bool {
+        guard let parts = locationParts else { return false }
+        return parts.path == path && (parts.modifier == nil || parts.modifier == "=" || parts.modifier == "^~")
     }
 
     /// Visits directives and their children depth first, in file order.

@@ -17,7 +17,10 @@ extension ConfigFile {
     /// proxy_pass and upstream `server` targets outside `routes` whose host (without port or
     /// brackets) is in `hosts`: they point at a routed Service but ipsyncd will not update them.
     public func strayTargets(routes: [String], hosts: Set<String>) -> [ProxyTarget] {
-        let hosts = Set(hosts.map { $0.lowercased() })
+        // Hosts compare without brackets and case-insensitively (IPv6 hex digits).
+        let hosts = Set(hosts.map { host in
+            host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()).lowercased() : host.lowercased()
+        })
         let routed = routes.flatMap { locations(exactly: $0).map(\.byteRange) }
         let upstreams = upstreamIndex()
         let exists = { (name: String) in upstreams[name] != nil }

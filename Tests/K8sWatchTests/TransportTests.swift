@@ -53,6 +53,24 @@ private let api = ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.i
         #expect(splitter.remainder == Array(#"{"d"#.utf8))
     }
 
+    @Test func cancellingAGetReturnsCancelledPromptly() async throws {
+        // A socket that listens but never answers: the connection is made, the response never comes.
+        let (fd, port) = try silentListener()
+        defer { close(fd) }
+        let client = APIClient(credentials: ClusterCredentials(server: "http://127.0.0.1:\(port)"))
+        let request = Task { () -> K8sError? in
+            do throws(K8sError) { _ = try await client.get("/api/v1/namespaces/x/services", query: []); return nil } catch { return error }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let start = ContinuousClock.now
+        request.cancel()
+        let error = await request.value
+        let elapsed = ContinuousClock.now - start
+        #expect(error?.code == .cancelled)
+        #expect(elapsed < .seconds(1))
+        print("transport: get cancelled after \(elapsed)")
+    }
+
     @Test func refusedConnectionIsConnectionError() async throws {
         // A port that was free a moment ago: bind, read the port, close.
         let port = try freePort()
@@ -69,6 +87,17 @@ private let api = ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.i
         let body = try await client(server.kubeconfigCert).get(servicesPath, query: [])
         #expect(text(body).contains(#""name":"api-gateway""#))
         #expect(text(body).contains(#""kind":"ServiceList""#))
+    }
+
+    @Test func concurrentRequestsEachGetTheirOwnTransfer() async throws {
+        let server = try TestAPIServer(services: [api])
+        let client = try client(server.kubeconfigCert)
+        let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            for _ in 0..<8 { group.addTask { try await client.get(servicesPath, query: []) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(bodies.count == 8)
+        #expect(bodies.allSatisfy { text($0).contains("api-gateway") })
     }
 
     @Test func listWithInlineCertificateData() async throws {
@@ -200,16 +229,21 @@ private let api = ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.i
         let list = try await client.get(servicesPath, query: [])
         let rv = try #require((try JSONSerialization.jsonObject(with: Data(list)) as? [String: Any])
             .flatMap { ($0["metadata"] as? [String: Any])?["resourceVersion"] as? String })
-        // `stream` returns at the head, before any event exists.
-        let lines = try await client.stream(servicesPath, query: [("watch", "true"), ("resourceVersion", rv)], idleTimeout: .seconds(10))
-        try server.recreate("api-gateway", clusterIP: "10.43.7.3")
         var seen: [String] = []
-        for try await line in lines {
-            seen.append(text(line))
-            if seen.count == 2 { break }
+        do {
+            // `stream` returns at the head, before any event exists.
+            let lines = try await client.stream(servicesPath, query: [("watch", "true"), ("resourceVersion", rv)], idleTimeout: .seconds(10))
+            try server.recreate("api-gateway", clusterIP: "10.43.7.3")
+            for try await line in lines {
+                seen.append(text(line))
+                if seen.count == 2 { break }
+            }
         }
         #expect(seen[0].hasPrefix(#"{"type":"DELETED""#))
         #expect(seen[1].hasPrefix(#"{"type":"ADDED""#) && seen[1].contains("10.43.7.3"))
+        // The stream was released with the loop's scope, which aborts the transfer; the server sees the close.
+        for _ in 0..<100 where try server.stats().openWatches > 0 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try server.stats().openWatches == 0)
     }
 
     @Test func watchStatusErrorsThrowFromStream() async throws {
@@ -283,6 +317,22 @@ private let api = ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.i
         #expect(elapsed < .seconds(1))
         print("transport: cancel to transfer end \(elapsed)")
     }
+}
+
+/// A loopback socket that listens (so connects succeed) but never accepts or answers.
+func silentListener() throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
+        }
+    }
+    guard ok else { close(fd); throw POSIXError(.EADDRINUSE) }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
 /// An ephemeral port that nothing listens on right now.

@@ -45,6 +45,13 @@ import Testing
         #expect(file.locations(exactly: "/api/x/").count == 1)
     }
 
+    @Test func everyLocationWithItsModifier() {
+        let all = file.locations()
+        #expect(all.map(\.locationModifier) == [nil, nil, nil, nil, "=", "^~", "~", "~*", "@", "=", nil])
+        #expect(all.map(\.locationPath) == ["/", "/api/", "/api/x/", "/api", "/exact", "/ws/", "/api/", "/ws/", "@named", "/glued", "/api/"])
+        #expect(file.directives[0].locationPath == nil)
+    }
+
     @Test func upstreamByName() throws {
         let upstream = try #require(file.upstream(named: "api_gateway"))
         #expect(upstream.children?.map(\.name) == ["server", "keepalive"])

@@ -138,6 +138,7 @@ import NginxConf
             """
         let strays = try Self.file(text).strayTargets(routes: ["/a/"], hosts: ["fd00::7", "10.0.0.1"])
         #expect(strays.map(\.kind) == [.upstreamServer(upstream: "old"), .proxyPass])
+        #expect(try Self.file(text).strayTargets(routes: ["/a/"], hosts: ["[fd00::7]"]).count == 2)
         #expect(strays.map(\.address) == ["[fd00::7]:9000", "[FD00::7]:9000"])
     }
 }

@@ -79,7 +79,7 @@ final class ExecPlugin: Sendable {
             throw K8sError(code: .execPlugin, message: "exec command \(executable) of \(origin) could not be started: \(error)")
         }
         guard output.status == 0 else {
-            let detail = String(decoding: output.stderr.suffix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let detail = FileAccess.trimmedText(Array(output.stderr.suffix(500)))
             throw K8sError(code: .execPlugin, message: """
                 exec command \(executable) of \(origin) failed with status \(output.status)\(detail.isEmpty ? "" : ": \(detail)")
                 """)

@@ -42,7 +42,11 @@ enum FileAccess {
 
     /// Text of a small file with surrounding whitespace removed (tokens, namespaces).
     static func trimmedText(_ bytes: [UInt8]) -> String {
-        let text = String(decoding: bytes, as: UTF8.self)
-        return String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        trimmed(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// `text` without leading and trailing whitespace and newlines.
+    static func trimmed<Text: StringProtocol>(_ text: Text) -> String {
+        String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 }

@@ -152,7 +152,7 @@ final class CurlTransfer: @unchecked Sendable {
     private static func value(of name: String, in line: UnsafeRawBufferPointer) -> String? {
         let text = String(decoding: line, as: UTF8.self)
         guard let colon = text.firstIndex(of: ":"), text[..<colon].lowercased() == name else { return nil }
-        return text[text.index(after: colon)...].trimmingCharacters(in: [" ", "\t", "\r", "\n"])
+        return FileAccess.trimmed(text[text.index(after: colon)...])
     }
 }
 
@@ -175,11 +175,5 @@ extension Duration {
     var wholeMilliseconds: Int {
         let parts = components
         return Int(parts.seconds) * 1000 + Int(parts.attoseconds / 1_000_000_000_000_000)
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
-        String(drop(while: set.contains).reversed().drop(while: set.contains).reversed())
     }
 }

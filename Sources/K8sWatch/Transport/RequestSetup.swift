@@ -91,7 +91,7 @@ struct ServerAddress {
     var authority: Substring
 
     init?(_ server: String) {
-        guard let schemeEnd = server.range(of: "://") else { return nil }
+        guard let schemeEnd = server.firstRange(of: "://") else { return nil }
         scheme = String(server[..<schemeEnd.lowerBound]).lowercased()
         let rest = server[schemeEnd.upperBound...]
         authority = rest.prefix { $0 != "/" }
@@ -112,7 +112,9 @@ struct ServerAddress {
     var bracketedHost: String { host.contains(":") ? "[\(host)]" : host }
 
     func replacingHost(in url: String, with name: String) -> String {
-        guard let range = url.range(of: authority) else { return url }
-        return url.replacingCharacters(in: range, with: "\(name):\(port)")
+        guard let range = url.firstRange(of: authority) else { return url }
+        var replaced = url
+        replaced.replaceSubrange(range, with: "\(name):\(port)")
+        return replaced
     }
 }

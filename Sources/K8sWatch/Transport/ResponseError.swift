@@ -75,7 +75,7 @@ struct ResponseError {
     /// The start of a non-JSON body (a proxy's or the flow-control filter's plain text), one line.
     private static func plainText(_ body: [UInt8]) -> String {
         let text = String(decoding: body.prefix(300), as: UTF8.self)
-        return text.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        return FileAccess.trimmed(text.split(whereSeparator: \.isNewline).joined(separator: " "))
     }
 
     static func format(_ duration: Duration) -> String {

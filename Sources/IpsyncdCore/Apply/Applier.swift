@@ -1,0 +1,288 @@
+import Glibc
+public import Logging
+
+/// DESIGN §6: the only code that writes the site file or runs the check and reload commands.
+///
+/// Crash safety by construction: the live file changes only by `rename` of a complete, fsynced
+/// file (after a crash it holds the old bytes or the new ones, never a mix), and the intent note
+/// is fsynced before that rename, so a swap whose reload never happened is reloaded by the next
+/// `recoverAtStartup()`. Every file ipsyncd creates beside the site or the main config is a dot
+/// file nginx's globs never load, removed on every path and, after a crash, at start-up.
+public struct Applier: Sendable {
+    public let options: ApplyOptions
+    let logger: Logger
+
+    public init(options: ApplyOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// DESIGN §6 steps 2–9 for bytes the caller has already computed from `expected` (step 1, stopping
+    /// when nothing changes, is the caller's). Throws `.siteChanged` when the file no longer holds
+    /// `expected` once the lock is held: recompute and call again.
+    public func apply(candidate: [UInt8], expected: [UInt8]) async throws(ApplyError) -> ApplyReport {
+        let lock = try await ApplyLock.acquire(stateDir: options.stateDir, timeout: options.commandTimeout)
+        defer { lock.release() }
+
+        let site = try resolveSite()
+        let live: [UInt8]
+        do { live = try FileSystem.read(site.target) } catch {
+            throw ApplyError(code: .siteUnreadable, message: "cannot read the site file: \(error); check the site setting")
+        }
+        guard live == expected else {
+            throw ApplyError(code: .siteChanged,
+                             message: "\(site.target) changed while the new text was computed (\(live.count) bytes, expected \(expected.count)); recompute from the current file")
+        }
+        let main = try Staging.MainConfig.load(options.nginxConf)
+        let plan = Staging.plan(main: main, siteTarget: site.target)
+
+        // Without `{config}` the check command cannot see a staged config: check in place instead.
+        let staged = plan.isStaged && options.checkCommand.contains("{config}")
+        let check: CommandResult
+        if staged {
+            check = try await stagedCheck(candidate: candidate, site: site, main: main, plan: plan)
+            try swap(candidate, old: live, site: site, phase: .checked)
+        } else {
+            logger.notice("checking by swap, check, restore", metadata: [
+                "site": "\(site.target)",
+                "why": "\(plan.isStaged ? "the check command has no {config}" : plan.summary)",
+            ])
+            check = try await swapCheckRestore(candidate: candidate, old: live, site: site)
+        }
+        logger.debug("check passed, new bytes swapped in", metadata: [
+            "site": "\(site.target)", "staged": "\(staged)", "check_duration": "\(check.duration)",
+        ])
+        let reloadDuration = try await reloadAndConfirm(pidFile: pidFile(main: main))
+        removeIntentNote()
+        logger.debug("reload confirmed by new nginx workers", metadata: ["reload_duration": "\(reloadDuration)"])
+        return ApplyReport(stagedCheck: staged, checkDuration: check.duration, reloadDuration: reloadDuration,
+                           confirmed: true, checkOutput: check.outputText)
+    }
+
+    /// At start-up: removes leftover staged and temporary files; if an intent note is present,
+    /// reloads nginx (and confirms it) and removes the note. A fallback swap that never finished
+    /// its check is undone instead (the last good bytes put back; nginx never loaded the others).
+    public func recoverAtStartup() async throws(ApplyError) -> RecoveryReport {
+        let lock = try await ApplyLock.acquire(stateDir: options.stateDir, timeout: options.commandTimeout)
+        defer { lock.release() }
+        let removed = removeLeftovers()
+        for path in removed {
+            logger.notice("removed a file left by an earlier run", metadata: ["file": "\(path)"])
+        }
+        var report = RecoveryReport(removedLeftovers: removed, reloaded: false, restored: false)
+        guard let note = IntentNote.read(stateDir: options.stateDir) else { return report }
+        if note.phase == .unchecked {
+            try restoreLastGood()
+            removeIntentNote()
+            report.restored = true
+            return report
+        }
+        logger.notice("a swap was not confirmed by a reload before the last stop: reloading nginx",
+                      metadata: ["site": "\(note.site)"])
+        _ = try await reloadAndConfirm(pidFile: pidFile(main: try? Staging.MainConfig.load(options.nginxConf)))
+        removeIntentNote()
+        report.reloaded = true
+        return report
+    }
+
+    /// True when a swap happened whose reload is not confirmed yet (the intent note exists).
+    public var hasPendingReload: Bool {
+        FileSystem.exists(IntentNote.path(stateDir: options.stateDir))
+    }
+
+    /// Retries the reload of a swap whose reload failed or was not confirmed: after `.reloadFailed`,
+    /// `.reloadTimedOut` or `.reloadNotConfirmed` the file already holds the new bytes, so the next
+    /// resync finds nothing to change; call this (with backoff) until it returns. Returns whether a
+    /// reload was needed.
+    public func retryPendingReload() async throws(ApplyError) -> Bool {
+        guard hasPendingReload else { return false }
+        let report = try await recoverAtStartup()
+        return report.reloaded || report.restored
+    }
+
+    /// For `ipsyncd check`: how the staged check would be built (which include loads the site, or why none does).
+    public func stagingPlan() throws(ApplyError) -> StagingPlan {
+        let site = try resolveSite()
+        var plan = Staging.plan(main: try Staging.MainConfig.load(options.nginxConf), siteTarget: site.target)
+        if plan.isStaged && !options.checkCommand.contains("{config}") {
+            plan.summary += "; but the check command has no {config}, so apply checks in place (swap, check, restore)"
+        }
+        return plan
+    }
+
+    // MARK: Steps
+
+    struct Site {
+        var target: String
+        var metadata: FileSystem.Metadata
+    }
+
+    /// Step 3: the symlink's target is the file to rewrite; the symlink itself stays.
+    func resolveSite() throws(ApplyError) -> Site {
+        do {
+            let target = try FileSystem.resolve(options.sitePath)
+            return Site(target: target, metadata: try FileSystem.metadata(target))
+        } catch {
+            throw ApplyError(code: .siteUnreadable, message: "cannot resolve the site file: \(error); check the site setting")
+        }
+    }
+
+    /// Step 4: the candidate and the staged main config as dot files, `nginx -t` on them; removed afterwards.
+    private func stagedCheck(candidate: [UInt8], site: Site, main: Staging.MainConfig,
+                             plan: StagingPlan) async throws(ApplyError) -> CommandResult {
+        let candidatePath = FileSystem.stagingPath(beside: site.target)
+        let stagedMain = FileSystem.stagingPath(beside: main.path)
+        defer {
+            FileSystem.remove(candidatePath)
+            FileSystem.remove(stagedMain)
+        }
+        let mainMode = (try? FileSystem.metadata(main.path).mode) ?? 0o644
+        do {
+            try FileSystem.create(candidatePath, candidate, mode: site.metadata.mode)
+            try FileSystem.create(stagedMain, Staging.stagedConfig(main: main, plan: plan, candidate: candidatePath), mode: mainMode)
+        } catch {
+            throw ApplyError(code: .stageFailed, message: "cannot write a staged file for the check: \(error); the directory must be writable by ipsyncd")
+        }
+        let result = await runCheck(config: stagedMain)
+        try checkPassed(result, what: "the new text for \(site.target) failed the check (staged in \(FileSystem.baseName(of: stagedMain))); nothing live changed")
+        return result
+    }
+
+    /// Fallback when no include loads the site: swap, check the real config, put the old bytes back on failure.
+    private func swapCheckRestore(candidate: [UInt8], old: [UInt8], site: Site) async throws(ApplyError) -> CommandResult {
+        try swap(candidate, old: old, site: site, phase: .unchecked)
+        let result = await runCheck(config: options.nginxConf)
+        do {
+            try checkPassed(result, what: "the new text for \(site.target) failed the check (no include loads the site, so it was checked in place); the old bytes are back")
+        } catch {
+            do {
+                try FileSystem.replace(site.target, with: old, mode: site.metadata.mode, owner: (site.metadata.uid, site.metadata.gid))
+            } catch let restoreError {
+                throw ApplyError(code: .writeFailed,
+                                 message: "the new text for \(site.target) failed the check and restoring the old bytes failed: \(restoreError); the next start restores them from \(lastGoodPath(site.target))",
+                                 output: result.outputText)
+            }
+            removeIntentNote()
+            throw error
+        }
+        do {
+            try IntentNote(site: site.target, byteCount: candidate.count, phase: .checked, time: IntentNote.now())
+                .write(stateDir: options.stateDir)
+        } catch {
+            throw ApplyError(code: .stateDir, message: "cannot update the intent note: \(error)")
+        }
+        return result
+    }
+
+    private func runCheck(config: String) async -> CommandResult {
+        let command = options.checkCommand.replacing("{config}", with: shellQuote(config))
+        return await CommandRunner(timeout: options.commandTimeout).run(command)
+    }
+
+    private func checkPassed(_ result: CommandResult, what: String) throws(ApplyError) {
+        if result.timedOut {
+            throw ApplyError(code: .checkTimedOut,
+                             message: "the check command did not finish within \(options.commandTimeout) and was killed; \(what)",
+                             output: result.outputText)
+        }
+        guard result.status == 0 else {
+            throw ApplyError(code: .checkFailed, message: "\(what) (exit \(result.status))", output: result.outputText)
+        }
+    }
+
+    /// Step 6: last good copy, intent note (before the swap), then the atomic replace with mode and owner kept.
+    private func swap(_ bytes: [UInt8], old: [UInt8], site: Site, phase: IntentNote.Phase) throws(ApplyError) {
+        do {
+            try FileSystem.makeDirectory(options.stateDir + "/last-good", mode: 0o700)
+            try FileSystem.replace(lastGoodPath(site.target), with: old, mode: 0o600, owner: nil)
+            try IntentNote(site: site.target, byteCount: bytes.count, phase: phase, time: IntentNote.now())
+                .write(stateDir: options.stateDir)
+        } catch {
+            throw ApplyError(code: .stateDir, message: "cannot write to the state directory: \(error); check state_dir")
+        }
+        do {
+            try FileSystem.replace(site.target, with: bytes, mode: site.metadata.mode, owner: (site.metadata.uid, site.metadata.gid))
+        } catch {
+            removeIntentNote()
+            throw ApplyError(code: .writeFailed, message: "cannot replace the site file: \(error); the live file is unchanged")
+        }
+    }
+
+    /// Step 7: the reload command, then new workers under nginx's master (old ones may linger on
+    /// long connections, so their exit is not waited for). Returns the time from reload to confirmation.
+    private func reloadAndConfirm(pidFile: String) async throws(ApplyError) -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let master = NginxProcesses.masterPid(pidFile: pidFile)
+        let before = master.map(NginxProcesses.children(of:)) ?? []
+        let result = await CommandRunner(timeout: options.commandTimeout).run(options.reloadCommand)
+        if result.timedOut {
+            throw ApplyError(code: .reloadTimedOut,
+                             message: "the reload command did not finish within \(options.commandTimeout) and was killed; the reload is retried",
+                             output: result.outputText)
+        }
+        guard result.status == 0 else {
+            throw ApplyError(code: .reloadFailed, message: "the reload command failed (exit \(result.status)); the reload is retried",
+                             output: result.outputText)
+        }
+        let deadline = clock.now + options.commandTimeout
+        while true {
+            if let now = NginxProcesses.masterPid(pidFile: pidFile),
+               !NginxProcesses.children(of: now).subtracting(before).isEmpty {
+                return clock.now - start
+            }
+            if clock.now >= deadline || Task.isCancelled { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let why = master == nil ? "no running nginx master in \(pidFile)" : "nginx did not start new workers"
+        throw ApplyError(code: .reloadNotConfirmed,
+                         message: "the reload command succeeded but \(why) within \(options.commandTimeout); check the reload command and nginx's error log (the reload is retried)",
+                         output: result.outputText)
+    }
+
+    private func restoreLastGood() throws(ApplyError) {
+        let site = try resolveSite()
+        let path = lastGoodPath(site.target)
+        do {
+            let old = try FileSystem.read(path)
+            try FileSystem.replace(site.target, with: old, mode: site.metadata.mode, owner: (site.metadata.uid, site.metadata.gid))
+            logger.notice("an unchecked swap was interrupted: the last good bytes are back", metadata: ["site": "\(site.target)"])
+        } catch {
+            throw ApplyError(code: .writeFailed,
+                             message: "an unchecked swap was interrupted and \(site.target) cannot be restored from \(path): \(error); "
+                                + "check the site file by hand (nginx -t), then remove \(IntentNote.path(stateDir: options.stateDir))")
+        }
+    }
+
+    // MARK: State and leftovers
+
+    func lastGoodPath(_ target: String) -> String {
+        options.stateDir + "/last-good/" + FileSystem.baseName(of: target)
+    }
+
+    private func pidFile(main: Staging.MainConfig?) -> String {
+        options.pidFile ?? main?.pidFile ?? "/run/nginx.pid"
+    }
+
+    private func removeIntentNote() {
+        do { try IntentNote.remove(stateDir: options.stateDir) } catch {
+            logger.warning("cannot remove the intent note: \(error)")
+        }
+    }
+
+    /// `.*.ipsyncd-*` beside the site (link and target), beside the main config, and in the state directory.
+    private func removeLeftovers() -> [String] {
+        var directories = [FileSystem.directory(of: options.sitePath), FileSystem.directory(of: options.nginxConf),
+                           options.stateDir, options.stateDir + "/last-good"]
+        if let target = try? FileSystem.resolve(options.sitePath) { directories.append(FileSystem.directory(of: target)) }
+        var seen: Set<String> = []
+        var removed: [String] = []
+        for directory in directories where seen.insert((try? FileSystem.resolve(directory)) ?? directory).inserted {
+            for path in FileSystem.stagingLeftovers(in: directory) {
+                FileSystem.remove(path)
+                removed.append(path)
+            }
+        }
+        return removed
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import IpsyncdCore
+import Testing
+import TestSupport
+
+@Suite("ApplyCommandRunner")
+struct ApplyCommandRunnerTests {
+    @Test func capturesOutputAndExitCode() async {
+        let result = await CommandRunner(timeout: .seconds(10)).run("echo out; echo err >&2; exit 3")
+        #expect(result.status == 3)
+        #expect(!result.timedOut)
+        #expect(result.outputText == "out\nerr\n")
+    }
+
+    @Test func stdinIsDevNull() async {
+        let result = await CommandRunner(timeout: .seconds(10)).run("cat; echo done")
+        #expect(result.succeeded)
+        #expect(result.outputText == "done\n")
+    }
+
+    @Test func outputIsCapped() async {
+        let result = await CommandRunner(timeout: .seconds(10)).run("head -c 200000 /dev/zero")
+        #expect(result.succeeded)
+        #expect(result.output.count == CommandRunner.outputCap)
+        #expect(result.truncated)
+    }
+
+    @Test func hangingCommandIsKilledWithItsProcessGroup() async throws {
+        let dir = try TempDir()
+        let pidFile = dir.file("grandchild.pid")
+        // The shell starts a grandchild and waits for it: both are in the command's process group.
+        let result = await CommandRunner(timeout: .milliseconds(300)).run("sleep 60 & echo $! > \(pidFile); wait")
+        #expect(result.timedOut)
+        #expect(!result.succeeded)
+        #expect(result.status == 128 + SIGTERM)
+        let grandchild = try #require(pid_t(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(!processIsAlive(grandchild))
+    }
+
+    @Test func commandIgnoringSigtermIsKilled() async throws {
+        let result = await CommandRunner(timeout: .milliseconds(200)).run("trap '' TERM; sleep 60 & wait; sleep 60")
+        #expect(result.timedOut)
+        #expect(result.status == 128 + SIGKILL)
+    }
+
+    @Test func missingProgramIsAnExitCode() async {
+        let result = await CommandRunner(timeout: .seconds(10)).run("/nonexistent/program")
+        #expect(result.status == 127)
+        #expect(result.outputText.contains("/nonexistent/program"))
+    }
+}

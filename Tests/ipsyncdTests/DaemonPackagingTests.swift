@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import IpsyncdCore
+
+/// The unit, the installer and the example config: what `make install` puts on a machine.
+@Suite struct DaemonPackagingTests {
+    let root = repositoryRoot.path
+
+    @Test func exampleConfigParsesToTheDefaults() throws {
+        let settings = try Settings.load(configPath: "\(root)/packaging/ipsyncd.yaml", overrides: SettingsOverrides())
+        let defaults = Settings()
+        #expect(settings.routes == defaults.routes)
+        #expect(settings.site == defaults.site)
+        #expect(settings.settle == defaults.settle)
+        #expect(settings.metricsFile == nil)
+    }
+
+    @Test func everyCommentedKeyIsValidWhenUncommented() throws {
+        let text = try String(contentsOfFile: "\(root)/packaging/ipsyncd.yaml", encoding: .utf8)
+        // `#key: value` and `#  - location: /` lines are settings; `# Prose` lines stay comments.
+        let pattern = try NSRegularExpression(pattern: #"^#((\s*- )?\s*[a-z_]+:( .*)?)$"#,
+                                              options: .anchorsMatchLines)
+        let uncommented = pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text),
+                                                           withTemplate: "$1")
+        #expect(uncommented != text)
+        let dir = try TempDir()
+        let path = try dir.write("ipsyncd.yaml", uncommented)
+        let settings = try Settings.load(configPath: path, overrides: SettingsOverrides())
+        let defaults = Settings()
+        #expect(settings.routes == defaults.routes)
+        #expect(settings.namespace == defaults.namespace)
+        #expect(settings.checkCommand == defaults.checkCommand)
+        #expect(settings.resyncInterval == defaults.resyncInterval)
+        #expect(settings.kubeconfig == "/etc/rancher/k3s/k3s.yaml")
+        #expect(settings.metricsFile != nil)
+    }
+
+    @Test func installIntoDestdirKeepsAnExistingConfig() throws {
+        let dir = try TempDir()
+        let stage = dir.file("stage")
+        let binary = try dir.write("ipsyncd", "#!/bin/sh\nexit 0\n")
+        chmod(binary, 0o755)
+        let environment = ProcessInfo.processInfo.environment.merging(
+            ["DESTDIR": stage, "BINARY": binary, "PREFIX": "/usr"]) { _, new in new }
+        let first = try runProcess("\(root)/scripts/install.sh", [], environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(FileManager.default.isExecutableFile(atPath: "\(stage)/usr/bin/ipsyncd"))
+        let unit = try String(contentsOfFile: "\(stage)/etc/systemd/system/ipsyncd.service", encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/bin/ipsyncd run"))
+        let config = "\(stage)/etc/ipsyncd/ipsyncd.yaml"
+        #expect(try readBytes(config) == readBytes("\(root)/packaging/ipsyncd.yaml"))
+
+        try Data("namespace: edited\n".utf8).write(to: URL(fileURLWithPath: config))
+        let second = try runProcess("\(root)/scripts/install.sh", [], environment: environment)
+        #expect(second.status == 0)
+        #expect(second.stdout.contains("kept"))
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == "namespace: edited\n")
+    }
+
+    @Test func unitHasTheContractedSettingsAndVerifies() throws {
+        let unit = try String(contentsOfFile: "\(root)/systemd/ipsyncd.service", encoding: .utf8)
+        for line in ["Type=notify", "ExecStart=/usr/local/bin/ipsyncd run", "ExecReload=/bin/kill -HUP $MAINPID",
+                     "Restart=on-failure", "WatchdogSec=30", "NotifyAccess=main", "ProtectSystem=strict",
+                     "NoNewPrivileges=yes", "StateDirectory=ipsyncd", "SystemCallFilter=@system-service"] {
+            #expect(unit.split(separator: "\n").contains { $0 == line[...] }, "\(line)")
+        }
+        guard let analyze = findExecutable("systemd-analyze") else { return }
+        // verify needs ExecStart to exist: point it at a file that does.
+        let dir = try TempDir()
+        let binary = try dir.write("ipsyncd", "#!/bin/sh\n")
+        chmod(binary, 0o755)
+        let copy = try dir.write("ipsyncd.service", unit.replacingOccurrences(of: "/usr/local/bin/ipsyncd", with: binary))
+        let result = try runProcess(analyze, ["verify", copy])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    }
+}
