@@ -89,6 +89,17 @@ private let api = ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.i
         #expect(text(body).contains(#""kind":"ServiceList""#))
     }
 
+    @Test func concurrentRequestsEachGetTheirOwnTransfer() async throws {
+        let server = try TestAPIServer(services: [api])
+        let client = try client(server.kubeconfigCert)
+        let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            for _ in 0..<8 { group.addTask { try await client.get(servicesPath, query: []) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(bodies.count == 8)
+        #expect(bodies.allSatisfy { text($0).contains("api-gateway") })
+    }
+
     @Test func listWithInlineCertificateData() async throws {
         let server = try TestAPIServer(services: [api])
         let dir = try TempDir()

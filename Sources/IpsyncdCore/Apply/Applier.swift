@@ -36,17 +36,22 @@ public struct Applier: Sendable {
         let main = try Staging.MainConfig.load(options.nginxConf)
         let plan = Staging.plan(main: main, siteTarget: site.target)
 
+        // Without `{config}` the check command cannot see a staged config: check in place instead.
+        let staged = plan.isStaged && options.checkCommand.contains("{config}")
         let check: CommandResult
-        if plan.isStaged {
+        if staged {
             check = try await stagedCheck(candidate: candidate, site: site, main: main, plan: plan)
             try swap(candidate, old: live, site: site, phase: .checked)
         } else {
-            logger.notice("no include loads the site: checking by swap, check, restore", metadata: ["site": "\(site.target)"])
+            logger.notice("checking by swap, check, restore", metadata: [
+                "site": "\(site.target)",
+                "why": "\(plan.isStaged ? "the check command has no {config}" : plan.summary)",
+            ])
             check = try await swapCheckRestore(candidate: candidate, old: live, site: site)
         }
         let reloadDuration = try await reloadAndConfirm(pidFile: pidFile(main: main))
         removeIntentNote()
-        return ApplyReport(stagedCheck: plan.isStaged, checkDuration: check.duration, reloadDuration: reloadDuration,
+        return ApplyReport(stagedCheck: staged, checkDuration: check.duration, reloadDuration: reloadDuration,
                            confirmed: true, checkOutput: check.outputText)
     }
 
@@ -94,7 +99,11 @@ public struct Applier: Sendable {
     /// For `ipsyncd check`: how the staged check would be built (which include loads the site, or why none does).
     public func stagingPlan() throws(ApplyError) -> StagingPlan {
         let site = try resolveSite()
-        return Staging.plan(main: try Staging.MainConfig.load(options.nginxConf), siteTarget: site.target)
+        var plan = Staging.plan(main: try Staging.MainConfig.load(options.nginxConf), siteTarget: site.target)
+        if plan.isStaged && !options.checkCommand.contains("{config}") {
+            plan.summary += "; but the check command has no {config}, so apply checks in place (swap, check, restore)"
+        }
+        return plan
     }
 
     // MARK: Steps
@@ -218,7 +227,7 @@ public struct Applier: Sendable {
                !NginxProcesses.children(of: now).subtracting(before).isEmpty {
                 return clock.now - start
             }
-            if clock.now >= deadline { break }
+            if clock.now >= deadline || Task.isCancelled { break }
             try? await Task.sleep(for: .milliseconds(10))
         }
         let why = master == nil ? "no running nginx master in \(pidFile)" : "nginx did not start new workers"
@@ -235,7 +244,9 @@ public struct Applier: Sendable {
             try FileSystem.replace(site.target, with: old, mode: site.metadata.mode, owner: (site.metadata.uid, site.metadata.gid))
             logger.notice("an unchecked swap was interrupted: the last good bytes are back", metadata: ["site": "\(site.target)"])
         } catch {
-            throw ApplyError(code: .writeFailed, message: "cannot restore \(site.target) from \(path): \(error)")
+            throw ApplyError(code: .writeFailed,
+                             message: "an unchecked swap was interrupted and \(site.target) cannot be restored from \(path): \(error); "
+                                + "check the site file by hand (nginx -t), then remove \(IntentNote.path(stateDir: options.stateDir))")
         }
     }
 

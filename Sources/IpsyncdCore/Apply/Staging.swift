@@ -15,7 +15,8 @@ enum Staging {
         var bytes: [UInt8]
         var file: ConfigFile
 
-        static func load(_ path: String) throws(ApplyError) -> MainConfig {
+        static func load(_ given: String) throws(ApplyError) -> MainConfig {
+            let path = FileSystem.absolute(given)
             let bytes: [UInt8]
             do { bytes = try FileSystem.read(path) } catch {
                 throw ApplyError(code: .stageFailed, message: "cannot read the main nginx config: \(error); set nginx_conf to nginx's main config file")
