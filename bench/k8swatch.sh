@@ -28,10 +28,11 @@ start() {
 }
 control() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["control"])' "$work/$1/ready"; }
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -sr)"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -sr); $(swift --version 2>/dev/null | head -1)"
 start plain --plain
 "$bench" latency --kubeconfig "$work/plain/kubeconfig-token.yaml" --control "$(control plain)" --count "$updates"
 "$bench" list --kubeconfig "$work/plain/kubeconfig-token.yaml" --control "$(control plain)" --count "$services"
 start tls
 "$bench" latency --kubeconfig "$work/tls/kubeconfig-cert.yaml" --control "$(control tls)" --count "$updates"
 "$bench" list --kubeconfig "$work/tls/kubeconfig-cert.yaml" --control "$(control tls)" --count "$services"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -17,7 +17,7 @@ struct KubectlFidelityTests {
     ]
 
     /// kubectl with a kubeconfig of the server and a fresh cache and HOME, so nothing outside the temp dir is read or written.
-    struct Kubectl {
+    struct Kubectl: Sendable {
         let path: String
         let home: TempDir
         let environment: [String: String]
@@ -34,10 +34,16 @@ struct KubectlFidelityTests {
                            "HOME": home.path, "KUBECONFIG": kubeconfig, "KUBECACHEDIR": home.file("cache")]
         }
 
-        func run(_ arguments: [String]) throws -> ProcessResult {
-            let result = try runProcess(path, ["--request-timeout=20s"] + arguments, environment: environment)
+        func run(_ arguments: [String]) async throws -> ProcessResult {
+            let result = try await attempt(arguments)
             #expect(result.status == 0, "kubectl \(arguments.joined(separator: " ")) failed: \(result.stderr)")
             return result
+        }
+
+        /// kubectl's result, whatever its exit status.
+        func attempt(_ arguments: [String]) async throws -> ProcessResult {
+            let (path, environment) = (path, environment)
+            return try await blocking { try runCommand(path, ["--request-timeout=20s"] + arguments, environment: environment) }
         }
     }
 
@@ -47,10 +53,10 @@ struct KubectlFidelityTests {
 
     static func row(_ rows: [[String]], _ name: String) -> [String]? { rows.first { $0.first == name } }
 
-    @Test func getPrintsTheServerSideTable() throws {
-        let server = try TestAPIServer(services: Self.services)
+    @Test func getPrintsTheServerSideTable() async throws {
+        let server = try await TestAPIServer.start(services: Self.services)
         let kubectl = try Kubectl(kubeconfig: server.kubeconfigCert)
-        let rows = Self.rows(try kubectl.run(["get", "svc", "-n", "flowmaster"]).stdout)
+        let rows = Self.rows(try await kubectl.run(["get", "svc", "-n", "flowmaster"]).stdout)
         #expect(rows.first == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"])
         #expect(rows.count == 6)
         #expect(Self.row(rows, "api-gateway")?.prefix(5) == ["api-gateway", "ClusterIP", "10.43.0.12", "<none>", "9000/TCP"])
@@ -66,15 +72,15 @@ struct KubectlFidelityTests {
         // fallback would print only NAME and AGE).
         #expect(try server.stats().requests.contains { $0.hasPrefix("GET /api/v1/namespaces/flowmaster/services?limit=500") })
 
-        let wide = Self.rows(try kubectl.run(["get", "svc", "-n", "flowmaster", "-o", "wide"]).stdout)
+        let wide = Self.rows(try await kubectl.run(["get", "svc", "-n", "flowmaster", "-o", "wide"]).stdout)
         #expect(wide.first?.last == "SELECTOR")
         #expect(Self.row(wide, "api-gateway")?.last == "app=api-gateway")
     }
 
-    @Test func getJSONGivesAListWithKinds() throws {
-        let server = try TestAPIServer(services: Self.services)
+    @Test func getJSONGivesAListWithKinds() async throws {
+        let server = try await TestAPIServer.start(services: Self.services)
         let kubectl = try Kubectl(kubeconfig: server.kubeconfigCert)
-        let output = try kubectl.run(["get", "svc", "-n", "flowmaster", "-o", "json"]).stdout
+        let output = try await kubectl.run(["get", "svc", "-n", "flowmaster", "-o", "json"]).stdout
         let list = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
         #expect(list["kind"] as? String == "List")
         let items = try #require(list["items"] as? [[String: Any]])
@@ -86,37 +92,37 @@ struct KubectlFidelityTests {
         #expect((spec["ports"] as? [[String: Any]])?.first?["port"] as? Int == 9000)
     }
 
-    @Test func watchShowsARecreate() throws {
-        let server = try TestAPIServer(services: Self.services)
+    @Test func watchShowsARecreate() async throws {
+        let server = try await TestAPIServer.start(services: Self.services)
         let kubectl = try Kubectl(kubeconfig: server.kubeconfigCert)
         let watch = try StreamingProcess(kubectl.path, ["get", "svc", "-n", "flowmaster", "--watch"],
                                          environment: kubectl.environment)
         defer { watch.stop() }
-        #expect(watch.waitForLine { $0.hasPrefix("workers ") } != nil, "kubectl printed no list: \(watch.stderr)")
+        #expect(await watch.line { $0.hasPrefix("workers ") } != nil, "kubectl printed no list: \(watch.stderr)")
         let deadline = Date().addingTimeInterval(15)
-        while try server.stats().openWatches < 1 && Date() < deadline { usleep(20_000) }
+        while try server.stats().openWatches < 1 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         try server.recreate("api-gateway", clusterIP: "10.43.7.3")
-        let line = try #require(watch.waitForLine { $0.contains("10.43.7.3") }, "lines: \(watch.lines) \(watch.stderr)")
+        let line = try #require(await watch.line { $0.contains("10.43.7.3") }, "lines: \(watch.lines) \(watch.stderr)")
         #expect(Self.rows(line).first?.prefix(5) == ["api-gateway", "ClusterIP", "10.43.7.3", "<none>", "9000/TCP"])
         // The watch's Table rows continue the list's columns: one header only.
         #expect(watch.lines.filter { $0.hasPrefix("NAME ") }.count == 1)
         #expect(try server.stats().requests.contains { $0.contains("watch=true") && $0.contains("resourceVersion=") })
     }
 
-    @Test func tokenKubeconfigWorks() throws {
-        let server = try TestAPIServer(services: Self.services)
+    @Test func tokenKubeconfigWorks() async throws {
+        let server = try await TestAPIServer.start(services: Self.services)
         let kubectl = try Kubectl(kubeconfig: server.kubeconfigToken)
-        let rows = Self.rows(try kubectl.run(["get", "svc", "api-gateway"]).stdout)  // namespace from the context
+        let rows = Self.rows(try await kubectl.run(["get", "svc", "api-gateway"]).stdout)  // namespace from the context
         #expect(Self.row(rows, "api-gateway")?.prefix(3) == ["api-gateway", "ClusterIP", "10.43.0.12"])
-        let version = try kubectl.run(["version", "-o", "json"]).stdout
+        let version = try await kubectl.run(["version", "-o", "json"]).stdout
         #expect(version.contains("\"serverVersion\""))
     }
 
-    @Test func kubectlSeesAuthFailures() throws {
-        let server = try TestAPIServer(services: Self.services)
+    @Test func kubectlSeesAuthFailures() async throws {
+        let server = try await TestAPIServer.start(services: Self.services)
         let kubectl = try Kubectl(kubeconfig: server.kubeconfigToken)
         try server.setTokens(["someone-else"])
-        let result = try runProcess(kubectl.path, ["--request-timeout=20s", "get", "svc"], environment: kubectl.environment)
+        let result = try await kubectl.attempt(["get", "svc"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("Unauthorized") || result.stderr.contains("provide credentials"), "\(result.stderr)")
     }

@@ -137,4 +137,48 @@ import TestSupport
         let list = try decoder.list(Array(#"{"metadata":{"resourceVersion":"5"},"items":null}"#.utf8), source: "/s")
         #expect(list.services.isEmpty)
     }
+
+    // MARK: The list scanner (fast path) against the full decoder
+
+    static let trickyList = #"""
+        { "kind" : "ServiceList", "apiVersion":"v1", "items" : [
+          {"metadata":{"annotations":{"note":"braces } ] { [ and \"quotes\" and \\ and \u00e9"},"name":"api","resourceVersion":"5"},
+           "spec":{"ports":[{"port":80,"protocol":"TCP","weight":-1.5e3,"flag":true,"none":null}],"clusterIP":"10.0.0.1","clusterIPs":["10.0.0.1"],"type":"ClusterIP"},
+           "status":{"loadBalancer":{}}},
+          {"metadata":{"name":"skipped","labels":{}},"spec":{"clusterIP":"10.0.0.2","ports":[],"x":[[[]],{}]}},
+          {"metadata":{"name":"nospec"}},
+          {"metadata":{"name":"web"},"spec":{"clusterIP":"fd00::1","clusterIPs":["fd00::1","10.0.0.3"],"ports":[{"name":"h","port":8080}]}}
+        ], "metadata" : {"continue":"","resourceVersion":"99"} }
+        """#
+
+    @Test(arguments: [Set<String>(), ["api"], ["api", "web", "nospec", "absent"], ["skipped"]])
+    func scannerAgreesWithTheFullDecoder(names: Set<String>) throws {
+        for body in [Array(Self.trickyList.utf8), try fixture("servicelist.json")] {
+            let decoder = ServiceDecoder(names: names)
+            let scanned = try #require(decoder.scannedList(body, names: names))
+            let decoded = try decoder.decodedList(body, source: "test")
+            #expect(scanned.resourceVersion == decoded.resourceVersion)
+            #expect(scanned.services == decoded.services)
+            #expect(scanned.continueToken == decoded.continueToken)
+        }
+    }
+
+    @Test func scannerDefersToTheFullDecoderWhenInDoubt() throws {
+        let decoder = ServiceDecoder(names: ["api"])
+        let escapedName = #"{"metadata":{"resourceVersion":"3"},"items":[{"metadata":{"name":"a\u0070i"},"spec":{"clusterIP":"10.0.0.1"}}]}"#
+        #expect(decoder.scannedList(Array(escapedName.utf8), names: ["api"]) == nil)
+        #expect(try decoder.list(Array(escapedName.utf8), source: "test").services["api"]?.clusterIP == "10.0.0.1")
+        for broken in [#"{"metadata":{"resourceVersion":"3"},"items":[{"metadata":{"name":"api"}"#,
+                       #"{"metadata":{"resourceVersion":"3"},"items":[]} trailing"#,
+                       #"{"metadata":{"resourceVersion":"3"},"items":[{"metadata":{"name":"api"},"spec":{"ports":[{"port":"80"}]}}]}"#] {
+            #expect(decoder.scannedList(Array(broken.utf8), names: ["api"]) == nil)
+            #expect(throws: K8sError.self) { try decoder.list(Array(broken.utf8), source: "test") }
+        }
+    }
+
+    @Test func scannerHandlesANullItemList() throws {
+        let body = Array(#"{"metadata":{"resourceVersion":"8"},"items":null}"#.utf8)
+        let list = try #require(ServiceDecoder(names: ["api"]).scannedList(body, names: ["api"]))
+        #expect(list.services.isEmpty && list.resourceVersion == "8")
+    }
 }

@@ -366,7 +366,8 @@ struct Harness {
 
     @Test func shortEmptyWatchBacksOffAndRewatches() async throws {
         let h = Harness(lists: [.body(K8sJSON.list(rv: "10", []))],
-                        watches: [.lines([], end: .clean), .lines([], end: .hang)])
+                        watches: [.lines([], end: .clean), .lines([], end: .hang)],
+                        configure: { $0.shortWatch = .seconds(3600) })   // "short" even on a starved machine
         let requests = await h.requests(3)
         #expect(requests.map(\.watch) == [false, true, true])
         #expect(requests[2].query["resourceVersion"] == "10")

@@ -67,8 +67,9 @@ public struct TestAPIServerError: Error, CustomStringConvertible {
 
 /// The test Kubernetes API server (`Tests/Fixtures/apiserver/apiserver.py`) as a child process.
 ///
-/// Each instance has its own temp directory with a fresh CA, server and client certificates, a
-/// bearer token and two kubeconfigs, and listens on ephemeral loopback ports. The server stops
+/// Each instance has its own temp directory with a CA, server and client certificates (made once
+/// per test process and copied), its own bearer token and two kubeconfigs, and listens on
+/// ephemeral loopback ports. The server stops
 /// when `stop()` is called or the value is released, and also by itself if this process dies
 /// (it watches its stdin, which only this object holds open).
 public final class TestAPIServer: @unchecked Sendable {
@@ -90,7 +91,7 @@ public final class TestAPIServer: @unchecked Sendable {
         public var requests: [String]
     }
 
-    /// The API server's base URL, `https://127.0.0.1:PORT` (`http://` when plain).
+    /// The API server's base URL, `https://127.0.0.1:PORT` (`http://` when plain, `[::1]` for IPv6).
     public let url: String
     /// The control interface's base URL, `http://127.0.0.1:PORT`.
     public let controlURL: String
@@ -110,8 +111,9 @@ public final class TestAPIServer: @unchecked Sendable {
     public let token: String
 
     private let tempDir: TempDir
-    private let process: Process
-    private let stdinPipe: Pipe
+    private let process: SpawnedProcess
+    private let stdinFD: Int32              // only this object holds the write end: closing it stops the server
+    private let stdoutKeeper: FileHandle    // kept open so that the server never writes into a closed pipe
     private let controlPort: UInt16
     private let lock = NSLock()
     private var stopped = false
@@ -122,34 +124,39 @@ public final class TestAPIServer: @unchecked Sendable {
     ///   - namespace: the namespace that holds the Services and the kubeconfigs' context namespace.
     ///   - services: Services present from the start, with resourceVersions before any test's events.
     ///   - history: how many events are kept for watches from an older resourceVersion (older → 410).
+    ///   - host: the API's listening address, `"::1"` for IPv6 (`url` then reads `https://[::1]:PORT`);
+    ///     the control interface stays on 127.0.0.1.
     public init(plain: Bool = false, namespace: String = "flowmaster", services: [ServiceSpec] = [],
-                history: Int = 1000) throws {
-        guard let python = findExecutable("python3") else {
+                history: Int = 1000, host: String = "127.0.0.1") throws {
+        guard let python = Self.python else {
             throw TestAPIServerError("python3 not found in PATH: the test API server needs it")
         }
         tempDir = try TempDir("ipsyncd-apiserver")
         dir = tempDir.path
         var arguments = [fixturePath("apiserver/apiserver.py"), "--dir", dir, "--namespace", namespace,
-                         "--history", String(history)]
+                         "--history", String(history), "--pki-cache", Self.pkiCache, "--host", host]
         if plain { arguments.append("--plain") }
         if !services.isEmpty {
             let data = try JSONSerialization.data(withJSONObject: services.map(\.json))
             arguments += ["--services", try tempDir.write("services.json", Array(data))]
         }
         let logPath = tempDir.file("server.log")
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: python)
-        child.arguments = ["-u", "-B"] + arguments
-        let input = Pipe(), stdoutPipe = Pipe()
-        child.standardInput = input
-        child.standardOutput = stdoutPipe
-        child.standardError = FileHandle(forWritingAtPath: logPath)
-        try child.run()
-
-        let line = Self.readLine(stdoutPipe.fileHandleForReading, timeout: 60)
+        let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let input = try SpawnedProcess.pipe(), output = try SpawnedProcess.pipe()
+        let child: SpawnedProcess
+        do {
+            defer { close(logFD); close(input.read); close(output.write) }
+            child = try SpawnedProcess(python, ["-u", "-B"] + arguments, environment: nil,
+                                       stdin: input.read, stdout: output.write, stderr: logFD)
+        } catch {
+            close(input.write); close(output.read)
+            throw error
+        }
+        let stdoutHandle = FileHandle(fileDescriptor: output.read, closeOnDealloc: true)
+        let line = Self.readLine(stdoutHandle, timeout: 60)
         func failure(_ what: String) -> TestAPIServerError {
-            Self.kill(child)
+            close(input.write)
+            child.terminate()
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             return TestAPIServerError("test API server \(what); its stderr:\n\(log)")
         }
@@ -159,12 +166,22 @@ public final class TestAPIServer: @unchecked Sendable {
               let port = URLComponents(string: control)?.port
         else { throw failure("printed an unexpected ready line: \(line)") }
         process = child
-        stdinPipe = input
+        stdinFD = input.write
+        stdoutKeeper = stdoutHandle
         self.url = url
         controlURL = control
         controlPort = UInt16(port)
         token = ((try? String(contentsOfFile: tempDir.file("token"), encoding: .utf8)) ?? "")
             .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `init` off Swift's cooperative thread pool: use this from async tests, so that the wait for
+    /// the server does not hold one of the pool's few threads.
+    public static func start(plain: Bool = false, namespace: String = "flowmaster", services: [ServiceSpec] = [],
+                             history: Int = 1000, host: String = "127.0.0.1") async throws -> TestAPIServer {
+        try await blocking {
+            try TestAPIServer(plain: plain, namespace: namespace, services: services, history: history, host: host)
+        }
     }
 
     deinit { stop() }
@@ -175,8 +192,8 @@ public final class TestAPIServer: @unchecked Sendable {
         defer { lock.unlock() }
         if stopped { return }
         stopped = true
-        try? stdinPipe.fileHandleForWriting.close()
-        Self.kill(process)
+        close(stdinFD)
+        process.terminate()
     }
 
     /// The server's stderr so far (Python tracebacks end up here), for failure messages.
@@ -288,6 +305,24 @@ public final class TestAPIServer: @unchecked Sendable {
 
     // MARK: Process plumbing
 
+    /// The interpreter behind `python3` in PATH, resolved once: a version manager's shim costs a
+    /// shell script per start, and tests start many servers.
+    private static let python: String? = findExecutable("python3").map { shim in
+        guard let result = try? runCommand(shim, ["-c", "import sys; print(sys.executable)"]), result.status == 0 else {
+            return shim
+        }
+        let real = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        return FileManager.default.isExecutableFile(atPath: real) ? real : shim
+    }
+
+    /// Certificates are made once per test process into this directory and copied into each
+    /// server's own directory (openssl is most of a server's start-up time); removed at exit.
+    private static let pkiCache: String = {
+        atexit { try? FileManager.default.removeItem(atPath: TestAPIServer.pkiCachePath) }
+        return pkiCachePath
+    }()
+    private static var pkiCachePath: String { NSTemporaryDirectory() + "/ipsyncd-apiserver-pki-\(getpid())" }
+
     /// Reads up to the first newline, or nil when EOF or the timeout comes first.
     private static func readLine(_ handle: FileHandle, timeout: Double) -> String? {
         final class Box: @unchecked Sendable { var line: String? }
@@ -308,15 +343,13 @@ public final class TestAPIServer: @unchecked Sendable {
         guard done.wait(timeout: .now() + timeout) == .success else { return nil }
         return box.line
     }
+}
 
-    private static func kill(_ process: Process) {
-        guard process.isRunning else { process.waitUntilExit(); return }
-        let pid = process.processIdentifier
-        Glibc.kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { Glibc.kill(pid, SIGKILL) }
-        process.waitUntilExit()
+/// Runs blocking work (a child process, a wait) on a thread of its own and awaits it, so that
+/// async tests never block Swift's cooperative pool, which has only as many threads as cores.
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 
@@ -367,25 +400,29 @@ enum ControlClient {
 /// A child process whose stdout is read line by line while it runs (a `curl -N` or `kubectl --watch`
 /// against the test API server). Stopped with SIGTERM, then SIGKILL, and always reaped.
 public final class StreamingProcess: @unchecked Sendable {
-    private let process = Process()
+    private let child: SpawnedProcess
     private let condition = NSCondition()
     private var collected: [String] = []
     private var errBytes: [UInt8] = []
     private var finished = false
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let out = try SpawnedProcess.pipe(), err = try SpawnedProcess.pipe()
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null); close(out.write); close(err.write) }
+        do {
+            child = try SpawnedProcess(executable, arguments, environment: environment,
+                                       stdin: null, stdout: out.write, stderr: err.write)
+        } catch {
+            close(out.read); close(err.read)
+            throw error
+        }
+        let outHandle = FileHandle(fileDescriptor: out.read, closeOnDealloc: true)
+        let errHandle = FileHandle(fileDescriptor: err.read, closeOnDealloc: true)
         Thread.detachNewThread { [self] in
             var pending: [UInt8] = []
             while true {
-                let chunk = out.fileHandleForReading.availableData
+                let chunk = outHandle.availableData
                 condition.lock()
                 if chunk.isEmpty {
                     if !pending.isEmpty { collected.append(String(decoding: pending, as: UTF8.self)) }
@@ -405,7 +442,7 @@ public final class StreamingProcess: @unchecked Sendable {
         }
         Thread.detachNewThread { [self] in
             while true {
-                let chunk = err.fileHandleForReading.availableData
+                let chunk = errHandle.availableData
                 if chunk.isEmpty { return }
                 condition.lock()
                 errBytes += chunk
@@ -442,23 +479,161 @@ public final class StreamingProcess: @unchecked Sendable {
         }
     }
 
-    /// Waits for the process to exit by itself (up to `timeout` seconds); its exit status, or nil if it still runs.
+    /// `waitForLine` without blocking the cooperative pool.
+    public func line(timeout: Double = 15, where matches: @escaping @Sendable (String) -> Bool) async -> String? {
+        (try? await blocking { self.waitForLine(timeout: timeout, where: matches) }) ?? nil
+    }
+
+    /// `waitForExit` without blocking the cooperative pool.
+    public func exitStatus(timeout: Double = 15) async -> Int32? {
+        (try? await blocking { self.waitForExit(timeout: timeout) }) ?? nil
+    }
+
+    /// Waits for the process to exit by itself (up to `timeout` seconds); its exit status
+    /// (128 + signal when killed), or nil if it still runs.
     public func waitForExit(timeout: Double = 15) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { return nil }
-        process.waitUntilExit()
-        return process.terminationStatus
+        child.wait(timeout: timeout)
     }
 
     /// SIGTERM, SIGKILL after 2 s; reaped. Idempotent.
-    public func stop() {
-        if process.isRunning {
-            Glibc.kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(2)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+    public func stop() { child.terminate() }
+}
+
+/// Runs a program to completion and captures its output, like `runProcess`, but spawned with
+/// `SpawnedProcess` (see there why).
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                       timeout: Double = 60) throws -> ProcessResult {
+    let out = try SpawnedProcess.pipe(), err = try SpawnedProcess.pipe()
+    let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+    defer { close(out.read); close(err.read) }
+    let child: SpawnedProcess
+    do {
+        defer { close(null); close(out.write); close(err.write) }
+        child = try SpawnedProcess(executable, arguments, environment: environment,
+                                   stdin: null, stdout: out.write, stderr: err.write)
+    }
+    var collected: [[UInt8]] = [[], []]
+    var fds = [pollfd(fd: out.read, events: Int16(POLLIN), revents: 0), pollfd(fd: err.read, events: Int16(POLLIN), revents: 0)]
+    var open = 2
+    let deadline = Date().addingTimeInterval(timeout)
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while open > 0 && Date() < deadline {
+        guard poll(&fds, 2, 100) >= 0 || errno == EINTR else { break }
+        for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
+            let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                collected[i] += buffer[..<n]
+            } else if n == 0 || errno != EINTR {
+                fds[i].fd = -1
+                open -= 1
+            }
         }
-        process.waitUntilExit()
+    }
+    if open > 0 { child.terminate() }
+    let status = child.wait(timeout: timeout) ?? { child.terminate(); return child.wait(timeout: 5) ?? -1 }()
+    return ProcessResult(status: status, stdout: String(decoding: collected[0], as: UTF8.self),
+                         stderr: String(decoding: collected[1], as: UTF8.self), stdoutBytes: collected[0])
+}
+
+/// A child started with posix_spawn in which every descriptor but 0, 1 and 2 is closed.
+///
+/// Foundation's `Process` lets a child inherit descriptors that other threads opened at the same
+/// moment, among them the socket by which Foundation notices that *another* child exited: a
+/// long-lived child (a server, a `kubectl --watch`) that holds one makes that other child's
+/// `waitUntilExit()` hang. Tests start many children in parallel, so these helpers spawn their own.
+final class SpawnedProcess: @unchecked Sendable {
+    let pid: pid_t
+    private let lock = NSLock()
+    private var status: Int32?
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    /// glibc 2.34+; Swift's Glibc module does not declare it.
+    private static let closeFrom: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0),
+                                                      "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: CloseFrom.self) }
+
+    private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+    /// Swift's Glibc module does not declare pipe2 either.
+    private static let pipe2: Pipe2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2")
+        .map { unsafeBitCast($0, to: Pipe2.self) }
+
+    /// A pipe whose ends are close-on-exec (a child gets only what it is handed as 0, 1, 2).
+    static func pipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        if let pipe2 = Self.pipe2 {
+            guard pipe2(&fds, O_CLOEXEC) == 0 else { throw TestAPIServerError("pipe2 failed: errno \(errno)") }
+        } else {
+            guard Glibc.pipe(&fds) == 0 else { throw TestAPIServerError("pipe failed: errno \(errno)") }
+            fds.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
+        }
+        return (fds[0], fds[1])
+    }
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String]?,
+         stdin: Int32, stdout: Int32, stderr: Int32) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        if let closeFrom = Self.closeFrom {
+            _ = closeFrom(&actions, 3)
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), defaults = sigset_t()
+        sigemptyset(&noSignals)
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let env = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { env?.forEach { free($0) } }
+        var child: pid_t = 0
+        let result = env.map { posix_spawn(&child, executable, &actions, &attributes, argv, $0) }
+            ?? posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw TestAPIServerError("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        pid = child
+    }
+
+    deinit { terminate() }
+
+    /// The exit status (128 + signal when killed) once it exited and was reaped, else nil.
+    func poll() -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let status { return status }
+        var raw: Int32 = 0
+        guard waitpid(pid, &raw, WNOHANG) == pid else { return nil }
+        let signal = raw & 0x7f
+        status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+        return status
+    }
+
+    /// Waits up to `timeout` seconds for the exit; the status, or nil if it still runs.
+    func wait(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let status = poll() { return status }
+            if Date() >= deadline { return nil }
+            usleep(5_000)
+        }
+    }
+
+    /// SIGTERM, SIGKILL after `grace` seconds, reaped. Idempotent.
+    func terminate(grace: Double = 2) {
+        if poll() != nil { return }
+        kill(pid, SIGTERM)
+        if wait(timeout: grace) != nil { return }
+        kill(pid, SIGKILL)
+        _ = wait(timeout: 3600)
     }
 }

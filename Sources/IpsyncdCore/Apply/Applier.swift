@@ -1,5 +1,5 @@
 import Glibc
-import Logging
+public import Logging
 
 /// DESIGN §6: the only code that writes the site file or runs the check and reload commands.
 ///
@@ -49,8 +49,12 @@ public struct Applier: Sendable {
             ])
             check = try await swapCheckRestore(candidate: candidate, old: live, site: site)
         }
+        logger.debug("check passed, new bytes swapped in", metadata: [
+            "site": "\(site.target)", "staged": "\(staged)", "check_duration": "\(check.duration)",
+        ])
         let reloadDuration = try await reloadAndConfirm(pidFile: pidFile(main: main))
         removeIntentNote()
+        logger.debug("reload confirmed by new nginx workers", metadata: ["reload_duration": "\(reloadDuration)"])
         return ApplyReport(stagedCheck: staged, checkDuration: check.duration, reloadDuration: reloadDuration,
                            confirmed: true, checkOutput: check.outputText)
     }

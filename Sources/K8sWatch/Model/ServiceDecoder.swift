@@ -11,14 +11,22 @@ struct ServiceDecoder: Sendable {
     }
 
     private let decoder: JSONDecoder
+    private let names: Set<String>?
 
     init(names: Set<String>?) {
+        self.names = names
         decoder = JSONDecoder()
         decoder.userInfo[ServiceNameFilter.key] = ServiceNameFilter(names: names)
     }
 
     /// A `ServiceList` body; `source` (the URL path) goes into the error message.
     func list(_ bytes: [UInt8], source: String) throws(K8sError) -> List {
+        if let names, let list = scannedList(bytes, names: names) { return list }
+        return try decodedList(bytes, source: source)
+    }
+
+    /// The full decoder: every item is parsed. Its errors say where the JSON went wrong.
+    func decodedList(_ bytes: [UInt8], source: String) throws(K8sError) -> List {
         let wire: WireServiceList
         do {
             wire = try decoder.decode(WireServiceList.self, from: Data(bytes))
@@ -36,6 +44,22 @@ struct ServiceDecoder: Sendable {
         }
         return List(resourceVersion: resourceVersion, services: services,
                     continueToken: wire.metadata.continueToken.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// The fast path: scan the list, decode only the watched items. nil when in doubt.
+    func scannedList(_ bytes: [UInt8], names: Set<String>) -> List? {
+        let wanted = Set(names.map { Array($0.utf8) })
+        return bytes.withUnsafeBufferPointer { buffer -> List? in
+            guard let scan = try? ListScanner(buffer, wanted: { wanted.contains($0) }),
+                  let version = scan.resourceVersion, !version.isEmpty else { return nil }
+            var services: [String: ServiceInfo] = [:]
+            for item in scan.items {
+                guard let wire = try? decoder.decode(WireService.self, from: Data(buffer[item.range])) else { return nil }
+                if let info = wire.info { services[info.name] = info }
+            }
+            return List(resourceVersion: String(decoding: version, as: UTF8.self), services: services,
+                        continueToken: scan.continueToken.flatMap { $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self) })
+        }
     }
 
     /// One line of a watch stream, without its '\n'.
@@ -99,4 +123,10 @@ extension K8sError {
         default: .badResponse
         }
     }
+}
+
+/// Decoding alone, without the transfer: for k8swatch-bench's figures, not for the daemon.
+@_spi(Bench) public func decodeServiceList(_ body: [UInt8], names: Set<String>) throws(K8sError) -> ServiceSnapshot {
+    let list = try ServiceDecoder(names: names).list(body, source: "benchmark")
+    return ServiceSnapshot(services: list.services, resourceVersion: list.resourceVersion)
 }

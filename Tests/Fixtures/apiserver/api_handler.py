@@ -215,7 +215,7 @@ class APIHandler(BaseHTTPRequestHandler):
             if found is None:
                 raise expired("The provided continue parameter is too old to display a consistent list result. "
                               "You can start a new list without the continue parameter.")
-            rv, items = found
+            rv, items, texts = found
         else:
             if rv_text not in ("", "0"):
                 try:
@@ -224,13 +224,13 @@ class APIHandler(BaseHTTPRequestHandler):
                     raise Rejected(400, status(400, "BadRequest", "resourceVersion: Invalid value: %r" % rv_text))
                 if (limit or rvm == "Exact") and self.store.expired(wanted):
                     raise expired("too old resource version: %d (%d)" % (wanted, self.store.history_start + 1))
-            rv, items = self.store.list(matches)
+            rv, items, texts = self.store.list(matches)
             ident, offset = None, 0
-        page, next_token, remaining = items[offset:], None, None
-        if limit and len(page) > limit:
-            page = page[:limit]
+        end = offset + limit if limit else len(items)
+        page, next_token, remaining = items[offset:end], None, None
+        if end < len(items):
             if ident is None:
-                ident = self.store.save_snapshot(rv, items)
+                ident = self.store.save_snapshot(rv, items, texts)
             next_token = base64.urlsafe_b64encode(("%d:%d" % (ident, offset + limit)).encode()).decode()
             remaining = len(items) - offset - limit
         if self.wants_table():
@@ -240,7 +240,7 @@ class APIHandler(BaseHTTPRequestHandler):
             meta["continue"] = next_token
             meta["remainingItemCount"] = remaining
         head = dumps({"kind": "ServiceList", "apiVersion": "v1", "metadata": meta})[:-1]
-        body = head + ',"items":[' + ",".join(dumps(o) for o in page) + "]}"
+        body = head + ',"items":[' + ",".join(texts[offset:end]) + "]}"
         self.send_body(200, body.encode())
 
     # --- watch ----------------------------------------------------------------------------------
@@ -377,7 +377,7 @@ class APIHandler(BaseHTTPRequestHandler):
                 self.chunk(("\n".join(out) + "\n").encode())
 
     def event_line(self, w, event, table_first):
-        rv, kind, obj, prev = event
+        rv, kind, obj, prev, line = event
         if w.after is not None and rv <= w.after:
             return None
         now_match = w.matches(obj)
@@ -395,7 +395,7 @@ class APIHandler(BaseHTTPRequestHandler):
         elif not now_match:
             return None
         if self.wants_table():
-            body = self.as_table([obj], str(rv), columns=table_first)
-        else:
-            body = objects.with_kind(obj)
-        return dumps({"type": kind, "object": body})
+            return dumps({"type": kind, "object": self.as_table([obj], str(rv), columns=table_first)})
+        if kind == event[1]:
+            return line
+        return dumps({"type": kind, "object": objects.with_kind(obj)})

@@ -36,6 +36,12 @@ class Server(ThreadingHTTPServer):
         self.store = store
         self.ssl_context = ssl_context
 
+    def get_request(self):
+        request, address = super().get_request()
+        # Every response and watch event is written at once; Nagle would hold it back behind a delayed ACK.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return request, address
+
     def finish_request(self, request, client_address):
         # The TLS handshake runs here, in the connection's own thread, so a slow or failing
         # client never blocks the accept loop.
@@ -82,11 +88,15 @@ def main():
     parser.add_argument("--control-port", type=int, default=0)
     parser.add_argument("--history", type=int, default=1000, help="events kept for watches from an old resourceVersion")
     parser.add_argument("--services", help="JSON file: a list of Services as the control API creates them")
+    parser.add_argument("--pki-cache", help="make the certificates once into this directory and copy them from there")
     parser.add_argument("--ignore-stdin", action="store_true", help="do not stop at stdin EOF (background use)")
     args = parser.parse_args()
+    # Pipe ends a parent leaked to us (test runners spawn many children at once) would keep other
+    # processes from ever seeing EOF; this server needs none of them.
+    os.closerange(3, 4096)
 
     directory = os.path.abspath(args.dir)
-    token = certs.make_pki(directory)
+    token = certs.make_pki(directory, args.pki_cache)
     store = store_module.Store(args.namespace, args.history, [token])
     if args.services:
         with open(args.services) as f:

@@ -3,7 +3,9 @@
 import base64
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 
 EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
@@ -33,10 +35,36 @@ def _make_leaf(directory, name, subject, extensions):
     os.remove(os.path.join(directory, ext_file))
 
 
-def make_pki(directory):
+PKI_FILES = ["ca.crt", "ca.key", "other-ca.crt", "other-ca.key", "server.crt", "server.key", "client.crt", "client.key"]
+
+
+def make_pki(directory, cache=None):
     """ca.crt/key, server.crt/key (127.0.0.1, localhost, ::1), client.crt/key (CN ipsyncd-test),
-    other-ca.crt/key (an unrelated CA for wrong-CA tests) and a bearer token in `token`."""
+    other-ca.crt/key (an unrelated CA for wrong-CA tests) and a fresh bearer token in `token`.
+    With `cache`, the certificates are made once into cache/pki and copied from there (many test
+    servers in one test run then share one CA, each with its own token)."""
     os.makedirs(directory, exist_ok=True)
+    if cache:
+        source = os.path.join(cache, "pki")
+        if not os.path.exists(os.path.join(source, "client.key")):
+            os.makedirs(cache, exist_ok=True)
+            scratch = tempfile.mkdtemp(dir=cache)
+            _make_certificates(scratch)
+            try:
+                os.rename(scratch, source)  # atomic: a server starting in parallel may win, which is fine
+            except OSError:
+                shutil.rmtree(scratch, ignore_errors=True)
+        for name in PKI_FILES:
+            shutil.copyfile(os.path.join(source, name), os.path.join(directory, name))
+    else:
+        _make_certificates(directory)
+    token = secrets.token_urlsafe(24)
+    with open(os.path.join(directory, "token"), "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def _make_certificates(directory):
     _make_ca(directory, "ca", "ipsyncd-test-ca")
     _make_ca(directory, "other-ca", "ipsyncd-other-ca")
     _make_leaf(directory, "server", "/CN=127.0.0.1", [
@@ -48,10 +76,6 @@ def make_pki(directory):
         "basicConstraints=CA:FALSE",
         "keyUsage=critical,digitalSignature,keyEncipherment",
         "extendedKeyUsage=clientAuth"])
-    token = secrets.token_urlsafe(24)
-    with open(os.path.join(directory, "token"), "w") as f:
-        f.write(token + "\n")
-    return token
 
 
 def _kubeconfig(server, namespace, cluster_lines, user_lines):

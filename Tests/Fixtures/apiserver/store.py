@@ -7,6 +7,11 @@ import time
 import objects
 
 
+def event_line(kind, text):
+    """A watch event line for an object's JSON text, with kind and apiVersion put first."""
+    return '{"type":"%s","object":{"kind":"Service","apiVersion":"v1",%s}' % (kind, text[1:])
+
+
 class Conflict(Exception):
     pass
 
@@ -20,7 +25,7 @@ class Watch:
 
     def __init__(self, matches):
         self.matches = matches
-        self.queue = collections.deque()   # (rv, type, obj, prev_obj) or ("malformed",)
+        self.queue = collections.deque()   # history events, or ("malformed",)
         self.dropped = False
         self.stalled = False
         self.after = None                  # skip events at or below this rv (a watch from a future rv)
@@ -33,8 +38,9 @@ class Store:
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.rv = start_rv
-        self.services = {}                 # name -> object without kind/apiVersion
-        self.history = collections.deque()  # (rv, type, obj, prev_obj), rv ascending
+        self.services = {}                 # name -> object without kind/apiVersion (never mutated once stored)
+        self.texts = {}                    # name -> that object's JSON, encoded once for every list
+        self.history = collections.deque()  # (rv, type, obj, prev_obj, plain event line), rv ascending
         self.history_limit = max(1, history)
         self.history_start = start_rv       # every event with rv > history_start is in `history`
         self.watches = set()
@@ -52,7 +58,13 @@ class Store:
         """Records an event under the lock and hands it to every open watch. Returns (rv, time_ns)."""
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
-        event = (self.rv, kind, obj, prev)
+        name = obj["metadata"]["name"]
+        text = objects.dumps(obj)
+        if kind == "DELETED":
+            self.texts.pop(name, None)
+        else:
+            self.texts[name] = text
+        event = (self.rv, kind, obj, prev, event_line(kind, text))
         self.history.append(event)
         while len(self.history) > self.history_limit:
             self.history_start = self.history.popleft()[0]
@@ -191,13 +203,13 @@ class Store:
     def list(self, matches):
         """(rv, items sorted by name) of the current state."""
         with self.lock:
-            items = [o for _, o in sorted(self.services.items()) if matches(o)]
-            return str(self.rv), items
+            names = [n for n, o in sorted(self.services.items()) if matches(o)]
+            return str(self.rv), [self.services[n] for n in names], [self.texts[n] for n in names]
 
-    def save_snapshot(self, rv, items):
+    def save_snapshot(self, rv, items, texts):
         with self.lock:
             self.next_snapshot += 1
-            self.snapshots[self.next_snapshot] = (rv, items)
+            self.snapshots[self.next_snapshot] = (rv, items, texts)
             while len(self.snapshots) > 32:
                 self.snapshots.popitem(last=False)
             return self.next_snapshot
@@ -220,8 +232,9 @@ class Store:
         with self.lock:
             w = Watch(matches)
             if rv is None:
-                for _, obj in sorted(self.services.items()):
-                    w.queue.append((int(obj["metadata"]["resourceVersion"]), "ADDED", obj, None))
+                for name, obj in sorted(self.services.items()):
+                    w.queue.append((int(obj["metadata"]["resourceVersion"]), "ADDED", obj, None,
+                                    event_line("ADDED", self.texts[name])))
             else:
                 if rv < self.history_start:
                     return None, str(self.history_start + 1)
