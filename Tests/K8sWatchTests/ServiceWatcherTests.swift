@@ -459,6 +459,15 @@ struct Harness {
         #expect(await api.requests.count == 1)
     }
 
+    @Test func fetchSnapshotFollowsPages() async throws {
+        let first = #"{"metadata":{"resourceVersion":"5","continue":"page2"},"items":[\#(K8sJSON.service("api", ip: "10.0.0.1", rv: "4"))]}"#
+        let api = ScriptedAPI(lists: [.body(first), .body(K8sJSON.list(rv: "5", [("web", "10.0.0.2")]))], watches: [])
+        let snapshot = try await fetchSnapshot(api: api, namespace: "flowmaster", names: ["api", "web"])
+        #expect(snapshot.resourceVersion == "5")
+        #expect(snapshot.services.keys.sorted() == ["api", "web"])
+        #expect(await api.requests.map(\.query) == [[:], ["continue": "page2"]])
+    }
+
     @Test func probeAccessListsAndWatches() async throws {
         let api = ScriptedAPI(lists: [.body(K8sJSON.list(rv: "1", []))], watches: [.lines([], end: .clean)])
         try await probeAccess(api: api, namespace: "flowmaster")
