@@ -165,6 +165,7 @@ public actor ServiceWatcher {
             return Task.isCancelled ? .interrupted : .failed(error, opened: false, events: 0)
         }
         health.connected = true
+        restored()   // the API answered 2xx: whatever was wrong is over
         var events = 0
         do {
             for try await line in stream {
