@@ -81,7 +81,7 @@ struct ApplyTests {
         let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.2:9") })
         try sandbox.start()
         defer { sandbox.stop() }
-        try sandbox.dir.write("sites-enabled/other", "server {\n    listen 127.0.0.1:\(try freePort());\n    bogus on;\n}\n")
+        try sandbox.dir.write("sites-enabled/other", "server {\n    listen \(sandbox.listen);\n    server_name other;\n    bogus on;\n}\n")
         let state = try TempDir("ipsyncd-state")
         let applier = ApplyFixture.applier(sandbox, stateDir: state.path)
         let before = try readBytes(sandbox.siteTarget)
@@ -96,7 +96,7 @@ struct ApplyTests {
         #expect(try readBytes(sandbox.siteTarget) == before)
         #expect(sandbox.workerPids == workersBefore)
 
-        try sandbox.dir.write("sites-enabled/other", "server {\n    listen 127.0.0.1:\(try freePort());\n}\n")
+        try sandbox.dir.write("sites-enabled/other", "server {\n    listen \(sandbox.listen);\n    server_name other;\n}\n")
         let report = try await applier.apply(candidate: candidate, expected: before)
         #expect(report.stagedCheck)
         #expect(try readBytes(sandbox.siteTarget) == candidate)
