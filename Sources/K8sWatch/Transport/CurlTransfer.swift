@@ -40,7 +40,6 @@ final class CurlTransfer: @unchecked Sendable {
         onBody = { _ in true }
     }
 
-    private var status = 0
     private var retryAfter: Duration?
     private var lastByte = ContinuousClock.now
 
@@ -98,7 +97,6 @@ final class CurlTransfer: @unchecked Sendable {
             _ = ccurl_setopt_ptr(easy, CURLOPT_WRITEDATA, context)
             _ = ccurl_setopt_header_function(easy, curlHeader)
             _ = ccurl_setopt_ptr(easy, CURLOPT_HEADERDATA, context)
-            status = 0
             retryAfter = nil
             errorBuffer[0] = 0
             lastByte = .now
@@ -150,7 +148,6 @@ final class CurlTransfer: @unchecked Sendable {
             var code = 0
             _ = ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
             if code >= 200 {
-                status = code
                 onHead(Head(status: code, retryAfter: retryAfter))
             }
         } else if let value = Self.value(of: "retry-after", in: line), let seconds = Int(value), seconds >= 0 {
