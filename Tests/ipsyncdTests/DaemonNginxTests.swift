@@ -64,4 +64,36 @@ import TestSupport
         #expect(metrics.contains("ipsyncd_reloads_total{result=\"ok\"} 1"))
         #expect(harness.notifications().contains { $0.hasPrefix("READY=1\nSTATUS=resync: /api/ api-gateway") })
     }
+
+    @Test func sigtermDuringAnApplyFinishesItFirst() async throws {
+        let old = try Backend(name: "old")
+        let new = try Backend(name: "new")
+        defer { old.stop(); new.stop() }
+        let sandbox = try NginxSandbox(site: { listen in
+            "server {\n    listen \(listen);\n    location /api/ {\n        proxy_pass http://\(old.address);\n    }\n}\n"
+        })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        let harness = try DaemonHarness(stopGrace: .seconds(4)) { settings, dir in
+            // The check announces itself, then takes a moment: SIGTERM arrives in the middle of the apply.
+            let check = try dir.write("bin/check", "#!/bin/sh\ntouch \(dir.file("check-started"))\nsleep 0.3\nexec \(sandbox.checkCommand.replacingOccurrences(of: "{config}", with: "\"$1\""))\n")
+            chmod(check, 0o755)
+            settings.site = sandbox.sitePath
+            settings.nginxConf = sandbox.confPath
+            settings.checkCommand = "\(check) {config}"
+            settings.reloadCommand = sandbox.reloadCommand
+            settings.commandTimeout = .seconds(10)
+        }
+        let run = Task { await harness.daemon.run() }
+        harness.snapshots.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
+                                                                                     ports: [ServicePort(name: "http", port: new.port)])],
+                                                resourceVersion: "2"))
+        #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
+        harness.signals.yield(SIGTERM)
+        #expect(await run.value == 0)
+        #expect(harness.records(result: "applied").count == 1, "\(harness.records.compactMap { $0["message"] as? String })")
+        #expect(harness.messages(containing: "exiting without waiting").isEmpty)
+        #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
+        #expect(harness.notifications().last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
+    }
 }

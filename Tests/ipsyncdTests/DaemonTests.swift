@@ -27,7 +27,7 @@ final class DaemonHarness: @unchecked Sendable {
 
         """
 
-    init(dryRun: Bool = false, watchdogUsec: Int = 0, configure: (inout Settings, TempDir) throws -> Void = { _, _ in },
+    init(dryRun: Bool = false, watchdogUsec: Int = 0, stopGrace: Duration = .seconds(1), configure: (inout Settings, TempDir) throws -> Void = { _, _ in },
          feedError: K8sError? = nil) throws {
         dir = try TempDir("ipsyncd-daemon")
         var settings = Settings()
@@ -57,7 +57,7 @@ final class DaemonHarness: @unchecked Sendable {
                                 relist: {}, reconnects: { 0 })
         daemon = Daemon(settings: settings, logger: Logger(label: "test") { _ in handler }, dryRun: dryRun,
                         notifier: SystemdNotifier(environment: environment), signals: .scripted(signalStream),
-                        stopGrace: .seconds(1)) { _ throws(K8sError) in
+                        stopGrace: stopGrace) { _ throws(K8sError) in
             if let feedError { throw feedError }
             return feed
         }
@@ -164,6 +164,24 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         #expect(try readBytes(harness.settingsSite) == before)
         // No READY while nothing has succeeded.
         #expect(!harness.notifications().contains { $0.hasPrefix("READY=1") })
+    }
+
+    @Test func sigtermDuringAHungCheckStillStopsAfterTheGrace() async throws {
+        let harness = try DaemonHarness { settings, dir in
+            let check = try dir.write("bin/check", "#!/bin/sh\ntouch \(dir.file("check-started"))\nsleep 5\n")
+            chmod(check, 0o755)
+            settings.checkCommand = "\(check) {config}"
+            settings.commandTimeout = .seconds(6)
+        }
+        let before = try readBytes(harness.settingsSite)
+        let run = Task { await harness.daemon.run() }
+        harness.snapshots.yield(apiSnapshot("10.43.7.3"))
+        #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
+        harness.signals.yield(SIGTERM)
+        #expect(await run.value == 0)
+        #expect(!harness.messages(containing: "did not finish within 1s; exiting without waiting for it").isEmpty)
+        #expect(try readBytes(harness.settingsSite) == before)
+        #expect(harness.notifications().last == "STOPPING=1\nSTATUS=stopping; an apply in progress was abandoned")
     }
 
     @Test func startFailsWithExitCodeOneWhenTheKubeconfigIsUnusable() async throws {
