@@ -61,7 +61,7 @@ struct ApplyStagingTests {
 
     @Test func stagedConfigPassesRealNginxCheck() async throws {
         let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.2:9") })
-        try sandbox.dir.write("sites-enabled/another", "server { listen 127.0.0.1:\(try freePort()); }\n")
+        try sandbox.dir.write("sites-enabled/another", "server { listen \(sandbox.listen); server_name another; }\n")
         let candidate = NginxSandbox.proxySite(listen: sandbox.listen, backend: "127.0.0.3:9")
         let (error, staged) = try await captureStagedConfig(sandbox, candidate: candidate, check: sandbox.checkCommand)
         #expect(error?.code == .reloadNotConfirmed)
