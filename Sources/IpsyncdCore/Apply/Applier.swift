@@ -24,6 +24,14 @@ public struct Applier: Sendable {
         let lock = try await ApplyLock.acquire(stateDir: options.stateDir, timeout: options.commandTimeout)
         defer { lock.release() }
 
+        // A fallback swap interrupted before its check (and not yet recovered, e.g. a one-shot `sync`
+        // after a crash): the live bytes are unchecked, so put the last good ones back first.
+        if IntentNote.read(stateDir: options.stateDir)?.phase == .unchecked {
+            try restoreLastGood()
+            removeIntentNote()
+            throw ApplyError(code: .siteChanged,
+                             message: "an interrupted, unchecked swap was undone (the last good bytes are back); recompute from the current file")
+        }
         let site = try resolveSite()
         let live: [UInt8]
         do { live = try FileSystem.read(site.target) } catch {
