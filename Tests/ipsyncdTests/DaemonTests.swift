@@ -15,7 +15,8 @@ final class DaemonHarness: @unchecked Sendable {
     let signals: AsyncStream<Int32>.Continuation
     let daemon: Daemon
     private let snapshotStream: AsyncStream<ServiceSnapshot>
-    private(set) var relists = 0
+    private let relistCount = LockedCounter()
+    var relists: Int { relistCount.value }
 
     static let site = """
         server {
@@ -54,7 +55,7 @@ final class DaemonHarness: @unchecked Sendable {
         let handler = JSONLogHandler(level: .debug, output: lines.output)
         let feed = SnapshotFeed(description: "scripted", snapshots: snapshotStream,
                                 run: { while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) } },
-                                relist: {}, reconnects: { 0 })
+                                relist: { [relistCount] in relistCount.increment() }, reconnects: { 0 })
         daemon = Daemon(settings: settings, logger: Logger(label: "test") { _ in handler }, dryRun: dryRun,
                         notifier: SystemdNotifier(environment: environment), signals: .scripted(signalStream),
                         stopGrace: stopGrace) { _ throws(K8sError) in
@@ -93,6 +94,13 @@ final class DaemonHarness: @unchecked Sendable {
         }
         return all
     }
+}
+
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
 }
 
 func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
