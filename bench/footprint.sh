@@ -49,6 +49,10 @@ cpu1_d=$(cpu_seconds "$ipsyncd_pid"); cpu1_k=$(cpu_seconds "$kubectl_pid")
 sleep "$idle"
 cpu2_d=$(cpu_seconds "$ipsyncd_pid"); cpu2_k=$(cpu_seconds "$kubectl_pid")
 sample "after ${idle}s idle"
+echo "ipsyncd: $(memory "$ipsyncd_pid"); kubectl: $(memory "$kubectl_pid")"
+echo "ipsyncd's largest mappings (KiB resident):"
+awk '/^[0-9a-f]+-/ { lib = $6 ? $6 : "[anonymous]" } /^Rss:/ { rss[lib] += $2 } END { for (l in rss) print rss[l], l }' \
+    "/proc/$ipsyncd_pid/smaps" | sort -rn | head -12 | sed 's/^/    /'
 awk -v a="$cpu1_d" -v b="$cpu2_d" -v c="$cpu1_k" -v d="$cpu2_k" -v s="$idle" \
     'BEGIN { printf "idle CPU (utime+stime) over %d s: ipsyncd %.2f s, kubectl %.2f s (clock tick 0.01 s)\n", s, b - a, d - c }'
 grep -c . "$work/ipsyncd.log" | xargs echo "ipsyncd log lines:"

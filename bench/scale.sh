@@ -44,5 +44,5 @@ echo "reloads during the run: $(( $(metric 'ipsyncd_reloads_total{result="ok"}')
 awk -v a="$cpu0" -v b="$cpu1" -v w="$wall" \
     'BEGIN { printf "ipsyncd CPU: %.2f s over %s s = %.2f %% of one core (target < 10 %%)\n", b - a, w, 100 * (b - a) / w }'
 echo "ipsyncd memory: VmRSS $(mib "$(rss_kib "$ipsyncd_pid")") at the end, largest sample $(mib "$peak")," \
-     "VmHWM $(mib "$(hwm_kib "$ipsyncd_pid")") (target < 64 MB)"
+     "VmHWM $(mib "$(hwm_kib "$ipsyncd_pid")") (target < 64 MB); $(memory "$ipsyncd_pid")"
 echo "load average at the end: $(loadavg)"

@@ -88,10 +88,11 @@ CONF
 
 # start_ipsyncd [options]: `ipsyncd run` against the API server and nginx above; waits for its first
 # resync (the metrics file appears) and sets $ipsyncd_pid. Its log is $work/ipsyncd.log.
+# STATE_DIR=DIR puts the state directory elsewhere (a diagnostic: on tmpfs its fsyncs cost nothing).
 start_ipsyncd() {
     rm -f "$work/metrics.prom"
     "$IPSYNCD" run --kubeconfig "$KUBECONFIG" --nginx-conf "$work/nginx/nginx.conf" \
-        --site "$work/nginx/sites-enabled/flowmaster" --state-dir "$work/state" \
+        --site "$work/nginx/sites-enabled/flowmaster" --state-dir "${STATE_DIR:-$work/state}" \
         --check-command "nginx -t -q -p $work/nginx -c {config}" --reload-command "$nginx_reload" \
         --metrics-file "$work/metrics.prom" --log-format text "$@" >>"$work/ipsyncd.log" 2>&1 &
     ipsyncd_pid=$!
@@ -109,4 +110,10 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' "$work/metrics.prom"; }
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+# memory PID: where the resident memory is (anonymous: the heap; file: mapped binaries and libraries,
+# shared with other processes; Pss: this process's proportional share of everything).
+memory() {
+    echo "VmRSS $(mib "$(rss_kib "$1")") = RssAnon $(mib "$(awk '/^RssAnon:/ { print $2 }' "/proc/$1/status")")" \
+         "+ RssFile $(mib "$(awk '/^RssFile:/ { print $2 }' "/proc/$1/status")"), Pss $(mib "$(awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup")")"
+}
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }

@@ -13,7 +13,10 @@ through nginx is answered by the backend at the new address. Backends at 127.0.0
           and the reload command, as a person or a script would with no watch at all (the API
           server is updated afterwards, outside the timed span, to stay consistent).
 
-A poller with one persistent connection asks nginx every 1 ms from the trigger on. --load RATE adds
+A poller with one persistent connection asks nginx every 1 ms from the trigger on. In api mode the
+time counts from the moment the API server handed the new Service's ADDED event to the open watches
+(its `emittedAtNs`; `fromRequest` counts from before the control request); in direct mode from
+before the write. --load RATE adds
 steady traffic (persistent connections, paced) and counts failed requests; --kill-old kills the old
 backend at the trigger and starts it again after the round.
 """
@@ -227,9 +230,13 @@ def main():
             t0 = now()
             if args.kill_old:
                 backends[NAME_OF[old_ip]].kill()
+            t_event = t0
             if args.mode == "api":
-                control_call(args.control, "POST", "/control/recreate/api-gateway",
-                             {"clusterIP": new_ip, "gapMs": args.gap_ms})
+                wall0, mono0 = time.time_ns(), now()
+                answer = control_call(args.control, "POST", "/control/recreate/api-gateway",
+                                      {"clusterIP": new_ip, "gapMs": args.gap_ms})
+                # When the API server handed the ADDED event to the watches (the DELETED just before it).
+                t_event = mono0 + (answer["emittedAtNs"] - wall0) / 1e9
                 if args.hook:
                     hook = threading.Thread(target=run, args=(args.hook,))
                     hook.start()
@@ -240,7 +247,8 @@ def main():
                 hook.join()
             if args.mode == "direct":
                 control_call(args.control, "POST", "/control/recreate/api-gateway", {"clusterIP": new_ip, "gapMs": 0})
-            rounds.append({"t0": t0, "converged": None if t1 is None else t1 - t0})
+            rounds.append({"t0": t0, "converged": None if t1 is None else t1 - t_event,
+                           "fromRequest": None if t1 is None else t1 - t0})
             if t1 is None:
                 sys.stderr.write("converge: round %d did not converge within %gs\n" % (i, args.timeout))
                 break
