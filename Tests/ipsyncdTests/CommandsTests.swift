@@ -136,6 +136,7 @@ import TestSupport
         #expect(output.exitCode == 0, "\(out)")
         #expect(out.contains("WARN  route /api/: ") && out.contains("api-gateway is absent"))
         #expect(out.contains("WARN  staged check: "))
+        #expect(out.contains("WARN  config: check_command `touch "))
     }
 
     // MARK: render

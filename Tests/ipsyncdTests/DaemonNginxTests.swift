@@ -62,7 +62,7 @@ import TestSupport
         let metrics = String(decoding: try readBytes(harness.dir.file("ipsyncd.prom")), as: UTF8.self)
         #expect(metrics.contains("ipsyncd_resyncs_total{result=\"applied\"} 1"))
         #expect(metrics.contains("ipsyncd_reloads_total{result=\"ok\"} 1"))
-        #expect(harness.notifications().contains { $0.hasPrefix("READY=1\nSTATUS=resync: /api/ api-gateway") })
+        #expect(await harness.notifications().contains { $0.hasPrefix("READY=1\nSTATUS=resync: /api/ api-gateway") })
     }
 
     @Test func sigtermDuringAnApplyFinishesItFirst() async throws {
@@ -94,6 +94,40 @@ import TestSupport
         #expect(harness.records(result: "applied").count == 1, "\(harness.records.compactMap { $0["message"] as? String })")
         #expect(harness.messages(containing: "exiting without waiting").isEmpty)
         #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
-        #expect(harness.notifications().last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
+        #expect(await harness.notifications().last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
+    }
+
+    @Test func periodicResyncRelistsAndRepairsAHandEditedTarget() async throws {
+        let old = try Backend(name: "old")
+        let new = try Backend(name: "new")
+        defer { old.stop(); new.stop() }
+        let site: (String, String) -> String = { listen, backend in
+            "server {\n    listen \(listen);\n    location /api/ {\n        proxy_pass http://\(backend);\n    }\n}\n"
+        }
+        let sandbox = try NginxSandbox(site: { site($0, old.address) })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        let harness = try DaemonHarness { settings, _ in
+            settings.site = sandbox.sitePath
+            settings.nginxConf = sandbox.confPath
+            settings.checkCommand = sandbox.checkCommand
+            settings.reloadCommand = sandbox.reloadCommand
+            settings.commandTimeout = .seconds(10)
+            settings.resyncInterval = .milliseconds(300)
+        }
+        let run = Task { await harness.daemon.run() }
+        harness.snapshots.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
+                                                                                     ports: [ServicePort(name: "http", port: new.port)])],
+                                                resourceVersion: "2"))
+        #expect(await harness.eventually { harness.records(result: "applied").count == 1 })
+        // Someone puts the old address back by hand; no Kubernetes event follows.
+        try Data(site(sandbox.listen, old.address).utf8).write(to: URL(fileURLWithPath: sandbox.siteTarget))
+        #expect(await harness.eventually { harness.records(result: "applied").count == 2 })
+        #expect(harness.relists >= 1)
+        let repair = try #require(harness.records(result: "applied").last?["message"] as? String)
+        #expect(repair.hasPrefix("resync: /api/ api-gateway \(old.address) → \(new.address); check ok "))
+        #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
+        harness.signals.yield(SIGTERM)
+        #expect(await run.value == 0)
     }
 }

@@ -233,24 +233,7 @@ public actor Daemon {
 
     private func writeMetrics(_ result: ResyncResult) async {
         guard var metrics else { return }
-        let kind: MetricsFile.ResyncKind = switch result.outcome {
-        case .applied: .applied
-        case .inSync: .inSync
-        case .kept: .kept
-        case .dryRun: .dryRun
-        case .failed: .failed
-        }
-        var reloadOK: Bool?
-        if result.report != nil || result.reloadedPending { reloadOK = true }
-        if let code = result.applyError?.code, [.reloadFailed, .reloadTimedOut, .reloadNotConfirmed].contains(code) {
-            reloadOK = false
-        }
-        metrics.record(kind, at: wallClockSeconds(), check: result.report?.checkDuration,
-                       reload: result.report?.reloadDuration, reloadOK: reloadOK)
-        metrics.routes = result.routes.map {
-            MetricsFile.RouteState(location: $0.location, service: $0.service,
-                                   inSync: $0.status == .unchanged || ($0.status == .changed && result.outcome == .applied))
-        }
+        metrics.record(result, at: wallClockSeconds())
         if let feed { metrics.watchReconnects = await feed.reconnects() }
         self.metrics = metrics
         do {
@@ -424,14 +407,5 @@ public actor Daemon {
     private func wallClockSeconds() -> Double {
         let now = realtimeNow()
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
-}
-
-extension ResyncResult {
-    /// A reload was run (or attempted): the next one waits `min_reload_interval`.
-    var touchedReload: Bool {
-        if report != nil || reloadedPending { return true }
-        guard let code = applyError?.code else { return false }
-        return [.reloadFailed, .reloadTimedOut, .reloadNotConfirmed].contains(code)
     }
 }
