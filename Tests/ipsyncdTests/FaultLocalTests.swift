@@ -103,7 +103,8 @@ struct FaultLocalTests {
     func checkHangs() async throws {
         try await blocking {
             let marker = "60.\(Int.random(in: 10000...99999))"
-            let world = try FaultWorld(settings: ["check_command": "sleep \(marker)", "command_timeout": "1s"])
+            let world = try FaultWorld(settings: ["check_command": "sleep \(marker); : {config}",
+                                                   "command_timeout": "1s"])
             let daemon = try world.startDaemon()
             let old = world.siteText
             let mark = daemon.lines.count

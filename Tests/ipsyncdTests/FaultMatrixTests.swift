@@ -19,12 +19,15 @@ struct FaultKillTests {
             let world = try FaultWorld()
             let sides = [world.current, FaultWorld.randomAddress()]
             let sync = ["sync", "--config", world.configPath, "--log-format", "text"]
-            // One sync that is not killed: how long a whole run takes here.
-            try world.move(to: sides[1])
-            let started = Date()
-            let clean = try IpsyncdProcess.run(sync)
-            let span = Date().timeIntervalSince(started)
-            try #require(clean.status == 0, "\(clean.stderr)")
+            // Three syncs that are not killed: the shortest whole run is the span the kills are spread over.
+            var span = Double.infinity
+            for side in [1, 0, 1] {
+                try world.move(to: sides[side])
+                let started = Date()
+                let clean = try IpsyncdProcess.run(sync)
+                span = min(span, Date().timeIntervalSince(started))
+                try #require(clean.status == 0, "\(clean.stderr)")
+            }
             var outcomes = (old: 0, new: 0, finished: 0)
             for round in 0..<Self.rounds {
                 let fileSide = world.siteText == world.expectedSite(sides[0]) ? 0 : 1
@@ -44,10 +47,13 @@ struct FaultKillTests {
             #expect(last.status == 0, "\(last.stderr)")
             #expect(world.siteText == world.expectedSite(world.current))
             #expect(!FileManager.default.fileExists(atPath: world.stateDir + "/pending-reload"))
-            #expect(world.leftovers.isEmpty, "leftovers: \(world.leftovers)")
-            #expect(world.unexpectedVersions.isEmpty, "\(world.unexpectedVersions)")
-            print("fault-matrix | kill -9 sync ×\(Self.rounds) over 0–\(Int(span * 1000)) ms | left old \(outcomes.old)×, "
-                  + "new \(outcomes.new)×, sync had already exited \(outcomes.finished)×")
+            // `sync` does not run the start-up recovery, so staged files of killed syncs stay until the
+            // daemon starts (reported; see docs/reliability.md): the next `run` removes them.
+            let afterSync = world.leftovers.count
+            let daemon = try world.startDaemon()
+            world.finish(daemon, fault: "kill -9 sync ×\(Self.rounds) over 0–\(Int(span * 1000)) ms: left old \(outcomes.old)×, "
+                         + "new \(outcomes.new)×, sync had already exited \(outcomes.finished)×, "
+                         + "dot files left after the last sync \(afterSync)")
         }
     }
 }
@@ -209,6 +215,9 @@ final class FaultWorld: @unchecked Sendable {
             daemon.stop()
             throw SandboxError("ipsyncd run did not resync and watch within 20 s:\n\(daemon.log)")
         }
+        // A watch that breaks within 1 s of opening with no event counts as a failed round (client-go's
+        // "very short watch"): let it age, so that a fault hits a watch as it would in production.
+        usleep(1_200_000)
         return daemon
     }
 
