@@ -16,13 +16,15 @@ struct CrashSafetyTests {
         // Two backends at the same port take turns as api-gateway's ClusterIP.
         let sides = [world.backends["api-gateway"]!, try Backend(name: "api-gateway-b", port: port)]
         var current = 0
-        var outcomes = (old: 0, new: 0)
+        var outcomes = (old: 0, new: 0, recoveredReloads: 0)
         let rounds = 50
 
         for round in 0..<rounds {
             let daemon = try world.startDaemon()
             let converged = world.traffic("api-gateway", reaches: sides[current])
             #expect(converged, "round \(round): a restarted daemon did not converge\n\(daemon.log)")
+            // A swap whose reload never happened: the intent note made this start reload.
+            if daemon.lines.contains(where: { $0.contains("start-up: reloaded nginx") }) { outcomes.recoveredReloads += 1 }
             let old = world.siteBytes
             let oldAddress = "http://\(sides[current].address);", newAddress = "http://\(sides[1 - current].address);"
             #expect(String(decoding: old, as: UTF8.self).contains(oldAddress), "round \(round)")
@@ -49,6 +51,7 @@ struct CrashSafetyTests {
             let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }
             #expect(leftovers.isEmpty, "leftovers in \(dir): \(leftovers)")
         }
-        print("kill -9 rounds: \(rounds); file left old \(outcomes.old)×, new \(outcomes.new)×")
+        print("kill -9 rounds: \(rounds); file left old \(outcomes.old)×, new \(outcomes.new)×; "
+              + "start-up reloads from an intent note: \(outcomes.recoveredReloads)")
     }
 }
