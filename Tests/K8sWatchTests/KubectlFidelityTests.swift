@@ -116,6 +116,22 @@ struct KubectlFidelityTests {
         #expect(Self.row(rows, "api-gateway")?.prefix(3) == ["api-gateway", "ClusterIP", "10.43.0.12"])
         let version = try await kubectl.run(["version", "-o", "json"]).stdout
         #expect(version.contains("\"serverVersion\""))
+
+        // The watch's event types, as kubectl decodes them: the recreate is DELETED (old address), then ADDED.
+        let watch = try StreamingProcess(kubectl.path, ["get", "svc", "--watch", "--output-watch-events"],
+                                         environment: kubectl.environment)
+        defer { watch.stop() }
+        #expect(await watch.line { $0.hasPrefix("ADDED ") && $0.contains(" workers ") } != nil, "\(watch.stderr)")
+        let deadline = Date().addingTimeInterval(15)
+        while try server.stats().openWatches < 1 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try server.recreate("api-gateway", clusterIP: "10.43.7.3")
+        try server.update("workers", extra: ["selector": ["app": "workers", "tier": "batch"]])
+        #expect(await watch.line { $0.hasPrefix("MODIFIED ") } != nil, "\(watch.lines) \(watch.stderr)")
+        let events = Self.rows(watch.lines.joined(separator: "\n")).filter { $0.count > 3 && $0[0] != "EVENT" }
+        let changes = events.dropFirst(Self.services.count).map { Array($0.prefix(4)) }
+        #expect(changes == [["DELETED", "api-gateway", "ClusterIP", "10.43.0.12"],
+                            ["ADDED", "api-gateway", "ClusterIP", "10.43.7.3"],
+                            ["MODIFIED", "workers", "ClusterIP", "None"]])
     }
 
     @Test func kubectlSeesAuthFailures() async throws {

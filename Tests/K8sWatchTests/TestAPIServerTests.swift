@@ -200,7 +200,24 @@ struct TestAPIServerTests {
         #expect(try Self.json(limited.body)["reason"] as? String == "TooManyRequests")
         try server.fault("status", count: 1, extra: ["code": 500, "verb": "watch"])
         #expect(try await Self.get(server, "/api/v1/namespaces/flowmaster/services").status == 200)
-        #expect(try await Self.get(server, "/api/v1/namespaces/flowmaster/services?watch=1").status == 500)
+        let failed = try await Self.get(server, "/api/v1/namespaces/flowmaster/services?watch=1")
+        #expect(failed.status == 500)
+        #expect(try Self.json(failed.body)["reason"] as? String == "InternalError")
+        try server.fault("status", count: 2, extra: ["code": 403])
+        for _ in 0..<2 {
+            let forbidden = try await Self.get(server, "/api/v1/namespaces/flowmaster/services")
+            #expect(forbidden.status == 403)
+            #expect(try Self.json(forbidden.body)["reason"] as? String == "Forbidden")
+        }
+        #expect(try await Self.get(server, "/api/v1/namespaces/flowmaster/services").status == 200)
+    }
+
+    @Test func servesIPv6() async throws {
+        let server = try await TestAPIServer.start(services: Self.seeded, host: "::1")
+        #expect(server.url.hasPrefix("https://[::1]:"))
+        let response = try await Self.get(server, "/api/v1/namespaces/flowmaster/services", extra: ["-g"])
+        #expect(response.status == 200)
+        #expect(Self.names(try Self.json(response.body)) == ["api-gateway", "frontend-nextjs"])
     }
 
     @Test func bookmarksArrive() async throws {
@@ -242,6 +259,19 @@ struct TestAPIServerTests {
         try await Self.waitForOpenWatches(server, 1)
         try server.fault("malformed")
         #expect(await watch.line { $0.contains("not json") } != nil)
+    }
+
+    @Test func stalledWatchesHoldEventsUntilUnstalled() async throws {
+        let server = try await TestAPIServer.start(services: Self.seeded)
+        let rv = try server.stats().resourceVersion
+        let watch = try Self.watch(server, "resourceVersion=\(rv)&timeoutSeconds=20")
+        defer { watch.stop() }
+        try await Self.waitForOpenWatches(server, 1)
+        try server.fault("stall")
+        try server.create("late", clusterIP: "10.43.9.9")
+        #expect(await watch.line(timeout: 0.5) { $0.contains("late") } == nil)
+        try server.fault("unstall")
+        #expect(await watch.line { $0.contains("\"late\"") } != nil)
     }
 
     @Test func sendInitialEventsIsRejected() async throws {

@@ -91,7 +91,7 @@ public final class TestAPIServer: @unchecked Sendable {
         public var requests: [String]
     }
 
-    /// The API server's base URL, `https://127.0.0.1:PORT` (`http://` when plain).
+    /// The API server's base URL, `https://127.0.0.1:PORT` (`http://` when plain, `[::1]` for IPv6).
     public let url: String
     /// The control interface's base URL, `http://127.0.0.1:PORT`.
     public let controlURL: String
@@ -124,15 +124,17 @@ public final class TestAPIServer: @unchecked Sendable {
     ///   - namespace: the namespace that holds the Services and the kubeconfigs' context namespace.
     ///   - services: Services present from the start, with resourceVersions before any test's events.
     ///   - history: how many events are kept for watches from an older resourceVersion (older → 410).
+    ///   - host: the API's listening address, `"::1"` for IPv6 (`url` then reads `https://[::1]:PORT`);
+    ///     the control interface stays on 127.0.0.1.
     public init(plain: Bool = false, namespace: String = "flowmaster", services: [ServiceSpec] = [],
-                history: Int = 1000) throws {
+                history: Int = 1000, host: String = "127.0.0.1") throws {
         guard let python = Self.python else {
             throw TestAPIServerError("python3 not found in PATH: the test API server needs it")
         }
         tempDir = try TempDir("ipsyncd-apiserver")
         dir = tempDir.path
         var arguments = [fixturePath("apiserver/apiserver.py"), "--dir", dir, "--namespace", namespace,
-                         "--history", String(history), "--pki-cache", Self.pkiCache]
+                         "--history", String(history), "--pki-cache", Self.pkiCache, "--host", host]
         if plain { arguments.append("--plain") }
         if !services.isEmpty {
             let data = try JSONSerialization.data(withJSONObject: services.map(\.json))
@@ -176,8 +178,10 @@ public final class TestAPIServer: @unchecked Sendable {
     /// `init` off Swift's cooperative thread pool: use this from async tests, so that the wait for
     /// the server does not hold one of the pool's few threads.
     public static func start(plain: Bool = false, namespace: String = "flowmaster", services: [ServiceSpec] = [],
-                             history: Int = 1000) async throws -> TestAPIServer {
-        try await blocking { try TestAPIServer(plain: plain, namespace: namespace, services: services, history: history) }
+                             history: Int = 1000, host: String = "127.0.0.1") async throws -> TestAPIServer {
+        try await blocking {
+            try TestAPIServer(plain: plain, namespace: namespace, services: services, history: history, host: host)
+        }
     }
 
     deinit { stop() }

@@ -27,18 +27,23 @@ struct ApplyCommandRunnerTests {
 
     @Test func hangingCommandIsKilledWithItsProcessGroup() async throws {
         let dir = try TempDir()
-        let pidFile = dir.file("grandchild.pid")
+        let pidFile = dir.file("grandchild.pid"), shellPidFile = dir.file("shell.pid")
         // The shell starts a grandchild and waits for it: both are in the command's process group.
-        let result = await CommandRunner(timeout: .milliseconds(300)).run("sleep 60 & echo $! > \(pidFile); wait")
+        let result = await CommandRunner(timeout: .seconds(1))
+            .run("echo $$ > \(shellPidFile); sleep 60 & echo $! > \(pidFile); wait")
         #expect(result.timedOut)
         #expect(!result.succeeded)
         #expect(result.status == 128 + SIGTERM)
-        let grandchild = try #require(pid_t(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(!processIsAlive(grandchild))
+        func pid(_ path: String) throws -> pid_t {
+            try #require(pid_t(String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        #expect(!processIsAlive(try pid(pidFile)))
+        // Reaped: not even a zombie entry is left for the shell.
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(try pid(shellPidFile))"))
     }
 
     @Test func commandIgnoringSigtermIsKilled() async throws {
-        let result = await CommandRunner(timeout: .milliseconds(200)).run("trap '' TERM; sleep 60 & wait; sleep 60")
+        let result = await CommandRunner(timeout: .seconds(1)).run("trap '' TERM; sleep 60 & wait; sleep 60")
         #expect(result.timedOut)
         #expect(result.status == 128 + SIGKILL)
     }

@@ -9,13 +9,14 @@ import TestSupport
 struct ApplyStagingTests {
     /// Applies with a check command that only captures the staged config (`cp {config} CAPTURE`),
     /// then returns the captured text; the reload (`true`) is not confirmed, which is expected here.
+    /// The timeout is generous for the check on a busy machine; the unconfirmed reload waits it out.
     func captureStagedConfig(_ sandbox: NginxSandbox, candidate: String,
                              check: String? = nil) async throws -> (error: ApplyError?, staged: String) {
         let state = try TempDir("ipsyncd-state")
         let capture = sandbox.dir.file("captured.conf")
         let applier = ApplyFixture.applier(sandbox, stateDir: state.path,
                                            checkCommand: "cp {config} \(capture)" + (check.map { " && " + $0 } ?? ""),
-                                           reloadCommand: "true", timeout: .milliseconds(200))
+                                           reloadCommand: "true", timeout: .seconds(3))
         let expected = try readBytes(sandbox.siteTarget)
         var failure: ApplyError?
         do {

@@ -143,7 +143,7 @@ struct ApplyTests {
         let workersBefore = sandbox.workerPids
         let candidate = ApplyFixture.bytes(NginxSandbox.proxySite(listen: sandbox.listen, backend: "127.0.0.3:9"))
 
-        let noop = ApplyFixture.applier(sandbox, stateDir: state.path, reloadCommand: "true", timeout: .milliseconds(500))
+        let noop = ApplyFixture.applier(sandbox, stateDir: state.path, reloadCommand: "true", timeout: .seconds(3))
         let error = await #expect(throws: ApplyError.self) {
             try await noop.apply(candidate: candidate, expected: before)
         }

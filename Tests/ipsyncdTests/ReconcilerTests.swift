@@ -176,6 +176,27 @@ func flowmasterSite() throws -> [UInt8] { try readBytes(fixturePath("config/flow
         #expect(!plan.hasChanges && plan.outcomes.allSatisfy { $0.status == .error })
     }
 
+    @Test func aTargetWithoutAPortIsInSyncWithPort80() throws {
+        let site = Array("server {\n  location / { proxy_pass http://10.43.0.10; }\n}\n".utf8)
+        let web = ServiceInfo(name: "frontend-nextjs", clusterIP: "10.43.0.10", ports: [ServicePort(name: "http", port: 80)])
+        let routes = [Route(location: "/", service: "frontend-nextjs")]
+        let same = try plan(flowmasterSnapshot(["frontend-nextjs": web]), routes: routes, site: site)
+        #expect(!same.hasChanges && same.outcomes[0].status == .unchanged)
+        let moved = ServiceInfo(name: "frontend-nextjs", clusterIP: "10.43.0.11", ports: [ServicePort(name: "http", port: 80)])
+        let changed = try plan(flowmasterSnapshot(["frontend-nextjs": moved]), routes: routes, site: site)
+        #expect(String(decoding: changed.newBytes, as: UTF8.self) == "server {\n  location / { proxy_pass http://10.43.0.11; }\n}\n")
+        #expect(Reconciler.sameAddress("10.43.0.10", ServiceAddress(ip: "10.43.0.10", port: 443)))
+        #expect(!Reconciler.sameAddress("10.43.0.10", ServiceAddress(ip: "10.43.0.10", port: 8080)))
+        #expect(Reconciler.sameAddress("[fd00::1]", ServiceAddress(ip: "fd00::1", port: 80)))
+    }
+
+    @Test func hostsAreTakenFromAddresses() {
+        #expect(Reconciler.host(of: "10.0.0.1:80") == "10.0.0.1")
+        #expect(Reconciler.host(of: "[fd00::1]:80") == "fd00::1")
+        #expect(Reconciler.host(of: "10.0.0.1") == "10.0.0.1")
+        #expect(Reconciler.host(of: "fd00::1") == "fd00::1")
+    }
+
     // MARK: template mode
 
     private let template = Array("""

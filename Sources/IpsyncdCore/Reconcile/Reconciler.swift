@@ -163,10 +163,9 @@ public enum Reconciler {
         return address
     }
 
-    /// A target text without a port means the scheme's default; ipsyncd keeps it omitted when the port is 80.
+    /// A target without a port means the scheme's default, and the rewriter keeps it omitted for 80 and 443.
     static func sameAddress(_ text: String, _ live: ServiceAddress) -> Bool {
-        text == live.description || (host(of: text) == live.ip && live.port == 80 && !text.hasSuffix(":80")
-                                     && (text == live.ip || text == "[\(live.ip)]"))
+        text == live.description || ((live.port == 80 || live.port == 443) && (text == live.ip || text == "[\(live.ip)]"))
     }
 
     private static func unique(_ items: [String]) -> [String] {

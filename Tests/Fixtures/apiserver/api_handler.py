@@ -153,7 +153,7 @@ class APIHandler(BaseHTTPRequestHandler):
 
     def namespace_object(self):
         return {"metadata": {"name": self.store.namespace, "uid": "00000000-0000-4000-8000-000000000001",
-                             "resourceVersion": "1", "creationTimestamp": "2025-01-01T00:00:00Z"},
+                             "resourceVersion": "1", "creationTimestamp": self.store.started},
                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
 
     def get_one(self, ns, name):

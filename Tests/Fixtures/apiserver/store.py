@@ -34,6 +34,7 @@ class Watch:
 class Store:
     def __init__(self, namespace, history, tokens, start_rv=100):
         self.namespace = namespace
+        self.started = objects.now_rfc3339()  # the namespace's creationTimestamp
         self.tokens = frozenset(tokens)     # replaced whole, so readers need no lock
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)

@@ -1,0 +1,107 @@
+import K8sWatch
+import Logging
+import NginxConf
+
+extension Commands {
+    /// `ipsyncd check`: one line per check with ok, WARN or FAIL and what to do. Exit 0 when nothing failed.
+    public static func check(settings loaded: Result<Settings, ConfigError>, source: ServiceSource?,
+                             logger: Logger) async -> CommandOutput {
+        var report = CheckReport()
+        guard case .success(let settings) = loaded else {
+            if case .failure(let error) = loaded { report.fail("config", "\(error)") }
+            return report.output
+        }
+        report.ok("config", (settings.configFile.map { "read \($0)" } ?? "built-in defaults (no config file)")
+                  + "; namespace \(settings.namespace); routes " + settings.routes.map(\.description).joined(separator: " "))
+
+        var snapshot: ServiceSnapshot?
+        if let source {
+            switch await source.probe() {
+            case .success:
+                report.ok("kubernetes", "\(source.name): list and watch of services in \(settings.namespace) allowed")
+                switch await source.snapshot() {
+                case .success(let value): snapshot = value
+                case .failure(let error): report.fail("kubernetes", "cannot list services: \(error)")
+                }
+            case .failure(let error):
+                report.fail("kubernetes", "\(source.name): \(error)")
+            }
+        }
+
+        let site: [UInt8]
+        do { site = try FileAccess.readBytes(settings.site) } catch {
+            report.fail("site", "cannot read \(settings.site) (\(error.reason)); check the `site` setting"
+                        + (settings.template != nil ? " or create it with ipsyncd render --output \(settings.site)" : ""))
+            return report.output
+        }
+        let file: ConfigFile
+        do { file = try ConfigFile.parse(site, path: settings.site) } catch {
+            report.fail("site", "cannot parse: \(error); fix the file")
+            return report.output
+        }
+        report.ok("site", "\(settings.site) parsed (\(site.count) bytes)")
+
+        if let template = settings.template {
+            if FileAccess.exists(template) { report.ok("template", "\(template) (template mode)") } else {
+                report.fail("template", "\(template) does not exist; fix the `template` setting or remove it for patch mode")
+            }
+        }
+
+        for route in settings.routes {
+            let name = "route \(route.location)"
+            switch file.targets(route: route.location) {
+            case .failure(let error):
+                report.fail(name, "\(error)")
+            case .success(let targets):
+                let addresses = Array(Set(targets.map(\.address))).sorted()
+                var text = "\(targets.count) target\(targets.count == 1 ? "" : "s") (\(addresses.joined(separator: ", "))) for \(route.service)"
+                if let snapshot {
+                    switch ServiceAddress.resolve(route, in: snapshot) {
+                    case .success(let live):
+                        let same = addresses.allSatisfy { Reconciler.sameAddress($0, live) }
+                        text += same ? ", in sync with \(live)" : ", live address \(live): run ipsyncd sync"
+                    case .failure(let why):
+                        report.warn(name, text + "; \(why): the route keeps its address until the Service has one")
+                        continue
+                    }
+                }
+                report.ok(name, text)
+            }
+        }
+
+        do {
+            let plan = try Applier(options: ApplyOptions(settings: settings), logger: logger).stagingPlan()
+            if plan.isStaged { report.ok("staged check", plan.summary) } else {
+                report.warn("staged check", plan.summary
+                            + "; ipsyncd will swap, check and restore on failure instead: include the site from \(settings.nginxConf)")
+            }
+        } catch {
+            report.fail("staged check", "\(error)")
+        }
+
+        if let snapshot {
+            let plan = Reconciler.plan(snapshot: snapshot, routes: settings.routes, site: site, sitePath: settings.site,
+                                       template: nil)
+            for warning in plan.warnings { report.warn("stray target", warning) }
+        }
+        return report.output
+    }
+}
+
+/// The lines of `check`; the exit code is 1 when any line failed.
+struct CheckReport {
+    private(set) var lines: [String] = []
+    private(set) var failed = false
+
+    mutating func ok(_ name: String, _ text: String) { lines.append("ok    \(name): \(text)") }
+    mutating func warn(_ name: String, _ text: String) { lines.append("WARN  \(name): \(text)") }
+    mutating func fail(_ name: String, _ text: String) {
+        failed = true
+        lines.append("FAIL  \(name): \(text)")
+    }
+
+    var output: CommandOutput {
+        let text = lines.joined(separator: "\n") + "\n" + (failed ? "check failed\n" : "all checks passed\n")
+        return CommandOutput(stdout: Array(text.utf8), exitCode: failed ? 1 : 0)
+    }
+}

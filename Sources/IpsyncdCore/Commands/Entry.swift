@@ -1,0 +1,31 @@
+import Logging
+
+/// The commands as `main` calls them: the real Kubernetes API, the process environment, the bootstrapped logger.
+extension Commands {
+    static var logger: Logger { Logger(label: "ipsyncd") }
+
+    static func source(_ settings: Settings) -> ServiceSource {
+        .kubernetes(settings: settings, environment: ProcessEnvironment.current)
+    }
+
+    public static func run(settings: Settings, dryRun: Bool) async -> CommandOutput {
+        // TODO(wire): the runtime's Daemon once it is on main.
+        .failure("run is not available yet; use ipsyncd sync")
+    }
+
+    public static func sync(settings: Settings, dryRun: Bool) async -> CommandOutput {
+        await sync(settings: settings, dryRun: dryRun, source: source(settings), logger: logger)
+    }
+
+    public static func status(settings: Settings, json: Bool) async -> CommandOutput {
+        await status(settings: settings, json: json, source: source(settings))
+    }
+
+    public static func check(settings: Result<Settings, ConfigError>) async -> CommandOutput {
+        await check(settings: settings, source: (try? settings.get()).map(source), logger: logger)
+    }
+
+    public static func render(settings: Settings, output: String) async -> CommandOutput {
+        await render(settings: settings, output: output, source: source(settings))
+    }
+}

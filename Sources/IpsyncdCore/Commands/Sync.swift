@@ -1,0 +1,45 @@
+import K8sWatch
+import Logging
+
+extension Commands {
+    /// `ipsyncd sync [--dry-run]`: exit 0 in sync or applied, 2 with `dryRun` when changes are pending
+    /// (the diff on stdout), 1 on any error (the message on stderr).
+    public static func sync(settings: Settings, dryRun: Bool, source: ServiceSource, logger: Logger) async -> CommandOutput {
+        let snapshot: ServiceSnapshotResult = await source.snapshot()
+        guard case .success(let snapshot) = snapshot else {
+            return .failure("cannot read the Services from \(source.name): \(snapshot.errorText)")
+        }
+        let result = await Resyncer(settings: settings, logger: logger).resync(snapshot: snapshot, dryRun: dryRun)
+        var output = CommandOutput(exitCode: 0)
+        if dryRun {
+            output.stdout = result.diff
+        } else {
+            logger.log(level: result.outcome == .failed ? .error : .notice, "resync: \(result.summary)")
+        }
+        var notes = result.warnings.map { "ipsyncd: warning: \($0)\n" }.joined()
+        if result.outcome == .failed {
+            output.exitCode = 1
+            notes += "ipsyncd: \(result.failure ?? result.summary)\n"
+        } else if !result.errors.isEmpty {
+            output.exitCode = 1      // the other routes were synced, but this one needs a person
+            notes += result.errors.map { "ipsyncd: error: \($0)\n" }.joined()
+        } else if result.outcome == .dryRun {
+            output.exitCode = 2
+        }
+        if dryRun { notes += "ipsyncd: \(result.summary)\n" }
+        output.stderr = notes
+        return output
+    }
+}
+
+typealias ServiceSnapshotResult = Result<ServiceSnapshot, K8sError>
+
+extension Result where Failure == K8sError {
+    var errorText: String {
+        if case .failure(let error) = self { return error.description }
+        return ""
+    }
+}
+
+/// The logic of the one-shot commands; `Sources/ipsyncd` only parses arguments and prints.
+public enum Commands {}

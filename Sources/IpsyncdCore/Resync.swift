@@ -1,0 +1,176 @@
+public import K8sWatch
+public import Logging
+
+/// One resync (DESIGN §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.
+public struct Resyncer: Sendable {
+    public var routes: [Route]
+    public var sitePath: String
+    /// Template mode when set: the template is read at every resync (an edit takes effect at the next one).
+    public var templatePath: String?
+    public var applier: Applier
+
+    public init(routes: [Route], sitePath: String, templatePath: String?, applier: Applier) {
+        self.routes = routes
+        self.sitePath = sitePath
+        self.templatePath = templatePath
+        self.applier = applier
+    }
+
+    public init(settings: Settings, logger: Logger) {
+        self.init(routes: settings.routes, sitePath: settings.site, templatePath: settings.template,
+                  applier: Applier(options: ApplyOptions(settings: settings), logger: logger))
+    }
+
+    /// With `dryRun` the result carries the diff; no file is written and no command is run.
+    public func resync(snapshot: ServiceSnapshot, dryRun: Bool) async -> ResyncResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var result = ResyncResult(outcome: .failed, dryRun: dryRun)
+        for attempt in 1...2 {
+            let planStart = clock.now
+            let plan: Plan
+            switch makePlan(snapshot: snapshot) {
+            case .success(let made): plan = made
+            case .failure(let message):
+                result.failure = message.message
+                result.duration = clock.now - start
+                return result
+            }
+            result.plan = plan
+            result.planDuration = clock.now - planStart
+            if let failure = plan.failure {
+                result.outcome = .failed
+                result.failure = failure
+                break
+            }
+            if !plan.hasChanges {
+                result.outcome = plan.outcomes.contains { $0.status == .kept } ? .kept : .inSync
+                // A swap whose reload failed earlier leaves the file right and nginx on the old config.
+                if !dryRun && applier.hasPendingReload {
+                    do {
+                        _ = try await applier.retryPendingReload()
+                        result.reloadedPending = true
+                    } catch {
+                        result.outcome = .failed
+                        result.applyError = error
+                        result.failure = "the file is in sync but the reload of an earlier change failed: \(error)"
+                    }
+                }
+                break
+            }
+            if dryRun {
+                result.outcome = .dryRun
+                break
+            }
+            let applyStart = clock.now
+            do {
+                result.report = try await applier.apply(candidate: plan.newBytes, expected: plan.oldBytes)
+                result.applyDuration = clock.now - applyStart
+                result.outcome = .applied
+                break
+            } catch {
+                result.applyDuration = clock.now - applyStart
+                // Someone wrote the file between our read and the lock: plan again from what is there now.
+                if error.code == .siteChanged && attempt == 1 { continue }
+                result.outcome = .failed
+                result.applyError = error
+                result.failure = error.description
+                break
+            }
+        }
+        result.duration = clock.now - start
+        return result
+    }
+
+    private func makePlan(snapshot: ServiceSnapshot) -> Result<Plan, Problem> {
+        let site: [UInt8]
+        do { site = try FileAccess.readBytes(sitePath) } catch {
+            return .failure(Problem(error.exists
+                ? "cannot read the site file \(sitePath) (\(error.reason)); check its permissions"
+                : "the site file \(sitePath) does not exist (\(error.reason)); create it (template mode: ipsyncd render --output \(sitePath)) or set `site`"))
+        }
+        var template: [UInt8]?
+        if let templatePath {
+            do { template = try FileAccess.readBytes(templatePath) } catch {
+                return .failure(Problem("cannot read the template \(templatePath) (\(error.reason)); check the `template` setting"))
+            }
+        }
+        return .success(Reconciler.plan(snapshot: snapshot, routes: routes, site: site, sitePath: sitePath,
+                                        template: template, templatePath: templatePath ?? "template"))
+    }
+}
+
+/// What one resync did, for the journal line (`logResync`), metrics, and `ipsyncd sync`'s exit code.
+public struct ResyncResult: Sendable {
+    public enum Outcome: String, Sendable {
+        /// The new file passed the check, was swapped in, and nginx reloaded.
+        case applied
+        /// The file already points at every live address: nothing written, nothing run.
+        case inSync = "in_sync"
+        /// Nothing to write, and at least one route kept its address (its Service has none usable).
+        case kept
+        /// `--dry-run` with changes pending (`plan.diff`); nothing written, nothing run.
+        case dryRun = "dry_run"
+        /// The site could not be read or planned, or the apply failed (`failure`, `applyError`).
+        case failed
+    }
+
+    public var outcome: Outcome
+    public var dryRun: Bool
+    /// nil when the site file (or template) could not be read.
+    public var plan: Plan?
+    public var report: ApplyReport?
+    public var applyError: ApplyError?
+    /// Why the resync failed, for humans (names the file or command and what to do).
+    public var failure: String?
+    /// The file was in sync but an earlier change's reload was pending, and it has now been done.
+    public var reloadedPending = false
+    public var planDuration: Duration = .zero
+    public var applyDuration: Duration?
+    public var duration: Duration = .zero
+
+    init(outcome: Outcome, dryRun: Bool) {
+        self.outcome = outcome
+        self.dryRun = dryRun
+    }
+
+    /// One per route: location, service, old, new, status, reason.
+    public var routes: [RouteOutcome] { plan?.outcomes ?? [] }
+    public var changes: [RouteOutcome] { routes.filter { $0.status == .changed } }
+    public var kept: [RouteOutcome] { routes.filter { $0.status == .kept } }
+    /// Routes that could not be synced (the others were), and the failure.
+    public var errors: [String] {
+        var errors = plan?.errors ?? []
+        if let failure, !errors.contains(failure) { errors.append(failure) }
+        return errors
+    }
+    public var warnings: [String] { plan?.warnings ?? [] }
+    public var diff: [UInt8] { plan?.diff ?? [] }
+
+    /// One line: "applied: /api/ api-gateway 10.43.0.12:9000 → 10.43.7.3:9000", "in sync, nothing written", …
+    public var summary: String {
+        let changed = changes.map { "\($0.location) \($0.service) \($0.old) → \($0.new)" }.joined(separator: ", ")
+        let keptText = kept.map { "kept \($0.location) (\($0.reason ?? ""))" }.joined(separator: ", ")
+        var text: String
+        switch outcome {
+        case .applied: text = "applied: " + (changed.isEmpty ? "the file (no route address changed)" : changed)
+        case .inSync: text = reloadedPending ? "in sync, nothing written; reloaded nginx for an earlier change" : "in sync, nothing written"
+        case .kept: text = "nothing written: " + keptText
+        case .dryRun: text = "dry run, would change: " + (changed.isEmpty ? "the file" : changed)
+        case .failed: text = "failed: " + (failure ?? "unknown error")
+        }
+        if outcome != .kept && !keptText.isEmpty { text += "; " + keptText }
+        let routeErrors = (plan?.errors ?? []).filter { $0 != failure }
+        if !routeErrors.isEmpty { text += "; errors: " + routeErrors.joined(separator: "; ") }
+        return text
+    }
+}
+
+extension ApplyOptions {
+    /// The applier's part of the settings.
+    public init(settings: Settings) {
+        self.init(sitePath: settings.site, nginxConf: settings.nginxConf, checkCommand: settings.checkCommand,
+                  reloadCommand: settings.reloadCommand, commandTimeout: settings.commandTimeout,
+                  stateDir: settings.stateDir)
+    }
+}

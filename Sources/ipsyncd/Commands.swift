@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import IpsyncdCore
+
+/// Loads the settings and starts logging; a config error ends the command with exit code 1.
+private func prepare(_ options: SettingsOptions) throws -> Settings {
+    switch options.load() {
+    case .success(let settings):
+        LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        return settings
+    case .failure(let error):
+        FileHandle.standardError.write(Data("ipsyncd: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// Prints a command's output and ends with its exit code.
+private func finish(_ result: CommandOutput) throws {
+    if !result.stdout.isEmpty { FileHandle.standardOutput.write(Data(result.stdout)) }
+    if !result.stderr.isEmpty { FileHandle.standardError.write(Data(result.stderr.utf8)) }
+    if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon: watch the Services, resync on change and every --resync-interval.",
+        discussion: """
+            Logs one line per resync (to the journal under systemd). SIGHUP reloads the config and \
+            resyncs; SIGTERM finishes an apply in progress and exits 0.
+
+            Example: ipsyncd run --dry-run --log-format text   (logs the diffs it would apply)
+            """)
+    @OptionGroup var options: SettingsOptions
+    @Flag(help: "Log the diff each resync would apply; never write a file, never run the check or reload command.")
+    var dryRun = false
+
+    func run() async throws {
+        let settings = try prepare(options)
+        try finish(await Commands.run(settings: settings, dryRun: dryRun))
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "One resync: read the Services, update the site file if needed, then exit.",
+        discussion: """
+            Exit codes: 0 in sync or applied; 1 on any error (the message is on stderr); 2 with \
+            --dry-run when changes are pending (the unified diff is on stdout).
+
+            Example: ipsyncd sync --dry-run | less
+            """)
+    @OptionGroup var options: SettingsOptions
+    @Flag(help: "Print the unified diff and exit 2 if changes are pending; never write a file, never run the check or reload command.")
+    var dryRun = false
+
+    func run() async throws {
+        let settings = try prepare(options)
+        try finish(await Commands.sync(settings: settings, dryRun: dryRun))
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Per route: the Service's live address, the address(es) in the site file, in sync?",
+        discussion: "Exit codes: 0 every route in sync; 1 otherwise, or when the API or the site file cannot be read.")
+    @OptionGroup var options: SettingsOptions
+    @Flag(help: "JSON output with stable keys.")
+    var json = false
+
+    func run() async throws {
+        let settings = try prepare(options)
+        try finish(await Commands.status(settings: settings, json: json))
+    }
+}
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check the setup: config, Kubernetes access (list + watch), site file, routes, staged-check include.",
+        discussion: "Prints one line per check (ok, WARN or FAIL, with what to do). Exit codes: 0 healthy, 1 otherwise.")
+    @OptionGroup var options: SettingsOptions
+
+    func run() async throws {
+        let settings = options.load()
+        if case .success(let settings) = settings {
+            LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        }
+        try finish(await Commands.check(settings: settings))
+    }
+}
+
+struct RenderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Print the template (--template) filled with the live addresses.",
+        discussion: """
+            In a template, {{ api-gateway }} is ADDRESS:PORT, {{ api-gateway.ip }} and \
+            {{ api-gateway.port }} are the parts.
+
+            Example: ipsyncd render --template templates/flowmaster.conf.tmpl --output /tmp/flowmaster
+            """)
+    @OptionGroup var options: SettingsOptions
+    @Option(help: ArgumentHelp("Where to write the result; - is stdout.", valueName: "path|-"))
+    var output = "-"
+
+    func run() async throws {
+        let settings = try prepare(options)
+        try finish(await Commands.render(settings: settings, output: output))
+    }
+}

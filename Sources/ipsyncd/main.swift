@@ -1,1 +1,0 @@
-print("ipsyncd: not built yet")
