@@ -85,4 +85,26 @@ struct EndToEndSafetyTests {
         #expect(status == 0, "\(daemon.log)")
         print("SIGTERM → exit \(status.map(String.init) ?? "none") after \(elapsed)")
     }
+
+    @Test("SIGTERM during an apply finishes the apply, then exits 0")
+    func sigtermDuringApply() throws {
+        let world = try Flowmaster()
+        let started = world.dir.file("check-started")
+        // A check that takes a second, and says when it began.
+        world.checkCommand = "touch \(started); sleep 1; \(world.nginx.checkCommand)"
+        let daemon = try world.startDaemon()
+        let next = try world.recreate("api-gateway", as: "api-gateway-2")
+        #expect(eventually { FileManager.default.fileExists(atPath: started) }, "the check never ran\n\(daemon.log)")
+
+        let start = ContinuousClock.now
+        daemon.signal(SIGTERM)
+        let status = daemon.waitForExit(timeout: 20)
+        let elapsed = ContinuousClock.now - start
+        #expect(status == 0, "\(daemon.log)")
+        #expect(String(decoding: world.siteBytes, as: UTF8.self).contains("http://\(next.address);"),
+                "the apply in progress was not finished\n\(daemon.log)")
+        #expect(world.liveConfigPasses())
+        #expect(world.traffic("api-gateway", reaches: next), "applied but not reloaded\n\(daemon.log)")
+        print("SIGTERM during a 1 s check → exit \(status.map(String.init) ?? "none") after \(elapsed)")
+    }
 }

@@ -184,7 +184,7 @@ struct EndToEndTests {
     func burstGivesOneReload() throws {
         let world = try Flowmaster()
         // Quiet time long enough that three back-to-back control calls always fall into one burst.
-        world.settle = "400ms"
+        world.settle = "700ms"
         let daemon = try world.startDaemon()
         let port = world.backends["api-gateway"]!.port
         let next = try (2...4).map { try Backend(name: "api-gateway-\($0)", port: port) }
