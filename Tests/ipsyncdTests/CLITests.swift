@@ -121,4 +121,30 @@ private func ipsyncd(_ arguments: [String], home: String = "/nonexistent") throw
         let status = try ipsyncd(["status"] + setup.arguments)
         #expect(status.status == 1 && status.stderr.contains("cannot read the Services"))
     }
+
+    @Test func runDryRunLogsTheChangeWritesNothingAndStopsOnSIGTERM() throws {
+        let setup = try Setup(apiGateway: "10.43.7.3")
+        let before = try readBytes(setup.site)
+        let log = setup.dir.file("run.log")
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--dry-run"] + setup.arguments
+        process.environment = ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/nonexistent"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+        var text = ""
+        for _ in 0..<300 where !text.contains("would change") {
+            usleep(50_000)
+            text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        }
+        #expect(text.contains("would change /api/ api-gateway 10.43.0.12:9000 → 10.43.7.3:9000"), "\(text)")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(try readBytes(setup.site) == before)
+    }
 }
