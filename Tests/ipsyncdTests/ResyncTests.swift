@@ -96,6 +96,22 @@ let recreatedAPI = flowmasterSnapshot(["api-gateway": ServiceInfo(name: "api-gat
         #expect(!FileManager.default.fileExists(atPath: fixture.dir.file("reload-ran")))
     }
 
+    @Test func templateModeRendersFromTheTemplateFileAndThenIsInSync() async throws {
+        var fixture = try ResyncFixture(site: Array("# to be rendered\n".utf8))
+        fixture.settings.template = fixturePath("../../templates/flowmaster.conf.tmpl")
+        let pending = await fixture.resyncer().resync(snapshot: flowmasterSnapshot(), dryRun: true)
+        #expect(pending.outcome == .dryRun)
+        #expect(String(decoding: pending.diff, as: UTF8.self).contains("+        proxy_pass http://10.43.0.12:9000;"))
+        let rendered = try #require(pending.plan?.newBytes)
+        try fixture.dir.write("sites-enabled/flowmaster", rendered)
+        let clean = await fixture.resyncer().resync(snapshot: flowmasterSnapshot(), dryRun: false)
+        #expect(clean.outcome == .inSync && !fixture.commandsRan)
+        var missing = fixture
+        missing.settings.template = fixture.dir.file("nope.tmpl")
+        let failed = await missing.resyncer().resync(snapshot: flowmasterSnapshot(), dryRun: true)
+        #expect(failed.outcome == .failed && failed.failure?.contains("cannot read the template") == true)
+    }
+
     @Test func aChangeIsCheckedSwappedAndReloadedInARealNginx() async throws {
         let backendOld = "127.0.0.1:1", site = { (listen: String) in
             "server {\n    listen \(listen);\n    location / {\n        proxy_pass http://\(backendOld);\n    }\n}\n"
