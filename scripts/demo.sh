@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 fail() { printf '\ndemo FAILED: %s\n' "$*" >&2; exit 1; }
 
 # 1. What the demo needs (installed only when missing, and only as root).
@@ -131,6 +132,8 @@ echo "through nginx: $answer"
 echo "(traffic followed $(( ($(date +%s%N) - added) / 1000000 )) ms after the API server announced the new Service)"
 
 say "what ipsyncd logged"
+# nginx may serve the new address a moment before ipsyncd logs the confirmed reload.
+for _ in $(seq 100); do grep -q "127.0.0.11:19000 → 127.0.0.21:19000" "$work/ipsyncd.log" && break; sleep 0.05; done
 cat "$work/ipsyncd.log"
 grep -q "127.0.0.11:19000 → 127.0.0.21:19000" "$work/ipsyncd.log" || fail "no journal line for the change"
 
