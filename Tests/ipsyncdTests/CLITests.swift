@@ -147,4 +147,28 @@ private func ipsyncd(_ arguments: [String], home: String = "/nonexistent") throw
         #expect(process.terminationStatus == 0)
         #expect(try readBytes(setup.site) == before)
     }
+
+    @Test func syncAppliesToARealNginxThenStatusIsInSync() throws {
+        let server = try TestAPIServer(services: [
+            ServiceSpec("frontend-nextjs", clusterIP: "127.0.0.2", ports: [.init(name: "http", port: 8080, targetPort: 3000)]),
+        ])
+        let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.1:1") })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        let arguments = ["--kubeconfig", server.kubeconfigCert, "--route", "/=frontend-nextjs", "--site", sandbox.sitePath,
+                         "--nginx-conf", sandbox.confPath, "--check-command", sandbox.checkCommand,
+                         "--reload-command", sandbox.reloadCommand, "--state-dir", sandbox.dir.file("state"),
+                         "--log-format", "text"]
+        let before = try ipsyncd(["status"] + arguments)
+        #expect(before.status == 1)
+        let sync = try ipsyncd(["sync"] + arguments)
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(sync.stderr.contains("/ frontend-nextjs 127.0.0.1:1 → 127.0.0.2:8080"), "\(sync.stderr)")
+        #expect(try String(contentsOfFile: sandbox.siteTarget, encoding: .utf8).contains("proxy_pass http://127.0.0.2:8080;"))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: sandbox.sitePath) == "../sites-available/flowmaster")
+        let after = try ipsyncd(["status"] + arguments)
+        #expect(after.status == 0, "\(after.stdout)")
+        let again = try ipsyncd(["sync"] + arguments)
+        #expect(again.status == 0 && again.stderr.contains("in sync"), "\(again.stderr)")
+    }
 }

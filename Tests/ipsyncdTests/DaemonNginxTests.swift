@@ -62,7 +62,7 @@ import TestSupport
         let metrics = String(decoding: try readBytes(harness.dir.file("ipsyncd.prom")), as: UTF8.self)
         #expect(metrics.contains("ipsyncd_resyncs_total{result=\"applied\"} 1"))
         #expect(metrics.contains("ipsyncd_reloads_total{result=\"ok\"} 1"))
-        #expect(harness.notifications().contains { $0.hasPrefix("READY=1\nSTATUS=resync: /api/ api-gateway") })
+        #expect(await harness.notifications().contains { $0.hasPrefix("READY=1\nSTATUS=resync: /api/ api-gateway") })
     }
 
     @Test func sigtermDuringAnApplyFinishesItFirst() async throws {
@@ -94,7 +94,7 @@ import TestSupport
         #expect(harness.records(result: "applied").count == 1, "\(harness.records.compactMap { $0["message"] as? String })")
         #expect(harness.messages(containing: "exiting without waiting").isEmpty)
         #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
-        #expect(harness.notifications().last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
+        #expect(await harness.notifications().last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
     }
 
     @Test func periodicResyncRelistsAndRepairsAHandEditedTarget() async throws {

@@ -85,9 +85,9 @@ final class DaemonHarness: @unchecked Sendable {
     }
 
     /// Every notification until STOPPING=1 (or 15 s of silence).
-    func notifications() -> [String] {
+    func notifications() async -> [String] {
         var all: [String] = []
-        while let datagram = notify.receive() {
+        while let datagram = await notify.next() {
             let text = String(decoding: datagram, as: UTF8.self)
             all.append(text)
             if text.hasPrefix("STOPPING=1") { break }
@@ -124,7 +124,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
         #expect(try readBytes(harness.settingsSite) == before)
-        let notes = harness.notifications()
+        let notes = await harness.notifications()
         #expect(notes.first == "STATUS=starting")
         #expect(notes.contains { $0.hasPrefix("READY=1\nSTATUS=resync (dry run): would change /api/") })
         #expect(notes.last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
@@ -171,7 +171,8 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         #expect(harness.records(result: "failed").first?["level"] as? String == "error")
         #expect(try readBytes(harness.settingsSite) == before)
         // No READY while nothing has succeeded.
-        #expect(!harness.notifications().contains { $0.hasPrefix("READY=1") })
+        let notes = await harness.notifications()
+        #expect(!notes.contains { $0.hasPrefix("READY=1") })
     }
 
     @Test func sigtermDuringAHungCheckStillStopsAfterTheGrace() async throws {
@@ -189,7 +190,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         #expect(await run.value == 0)
         #expect(!harness.messages(containing: "did not finish within 1s; exiting without waiting for it").isEmpty)
         #expect(try readBytes(harness.settingsSite) == before)
-        #expect(harness.notifications().last == "STOPPING=1\nSTATUS=stopping; an apply in progress was abandoned")
+        #expect(await harness.notifications().last == "STOPPING=1\nSTATUS=stopping; an apply in progress was abandoned")
     }
 
     @Test func startFailsWithExitCodeOneWhenTheKubeconfigIsUnusable() async throws {
@@ -250,7 +251,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         let harness = try DaemonHarness(dryRun: true, watchdogUsec: 100_000)
         let run = Task { await harness.daemon.run() }
         var seen: [String] = []
-        while let datagram = harness.notify.receive() {
+        while let datagram = await harness.notify.next() {
             seen.append(String(decoding: datagram, as: UTF8.self))
             if seen.filter({ $0 == "WATCHDOG=1" }).count >= 3 { break }
         }

@@ -171,6 +171,7 @@ public actor Daemon {
     }
 
     private func refreshState(_ now: ContinuousClock.Instant) {
+        if case .stopping = state { return }
         if case .backingOff(let until) = state, now < until { return }
         if let first = coalescer.firstEvent, let last = coalescer.lastEvent {
             state = .settling(first: first, last: last)
@@ -197,6 +198,11 @@ public actor Daemon {
         inflight = nil
         keepalive?.cancel()
 
+        if case .stopping = state {
+            // Abandoned by a stop that outlasted the grace: say what became of it, nothing more.
+            logResync(result, logger: logger, checkCommand: settings.checkCommand)
+            return
+        }
         let now = clock.now
         if result.touchedReload { coalescer.reloaded(at: now) }
         var retryIn: Duration?
