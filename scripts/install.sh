@@ -23,6 +23,8 @@ fi
 
 install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$UNITDIR" "$DESTDIR$SYSCONFDIR/ipsyncd"
 install -m 0755 "$BINARY" "$DESTDIR$PREFIX/bin/ipsyncd"
+# Debug symbols are a quarter of the release binary; `strip` declines anything that is not an ELF file.
+strip "$DESTDIR$PREFIX/bin/ipsyncd" 2>/dev/null || true
 echo "install: $DESTDIR$PREFIX/bin/ipsyncd"
 
 sed "s|/usr/local/bin/ipsyncd|$PREFIX/bin/ipsyncd|" systemd/ipsyncd.service > "$DESTDIR$UNITDIR/ipsyncd.service.tmp"

@@ -83,6 +83,12 @@ public struct Resyncer: Sendable {
     }
 
     private func makePlan(snapshot: ServiceSnapshot) -> Result<Plan, Problem> {
+        Self.readAndPlan(snapshot: snapshot, routes: routes, sitePath: sitePath, templatePath: templatePath)
+    }
+
+    /// Reads the site (and the template) and plans; nothing is written. Also `status`'s input.
+    static func readAndPlan(snapshot: ServiceSnapshot, routes: [Route], sitePath: String,
+                            templatePath: String?) -> Result<Plan, Problem> {
         let site: [UInt8]
         do { site = try FileAccess.readBytes(sitePath) } catch {
             return .failure(Problem(error.exists

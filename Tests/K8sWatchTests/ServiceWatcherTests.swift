@@ -375,6 +375,20 @@ struct Harness {
         await h.stop()
     }
 
+    @Test func refusedWatchBacksOffAndRewatchesTheSameVersion() async throws {
+        let refused = K8sError(code: .connection, message: "cannot connect to https://127.0.0.1:6443: Connection refused")
+        let h = Harness(lists: [.body(K8sJSON.list(rv: "10", []))],
+                        watches: [.fail(refused), .fail(refused), .lines([K8sJSON.bookmark(rv: "12")], end: .hang)])
+        let requests = await h.requests(4)
+        #expect(requests.map(\.watch) == [false, true, true, true])
+        #expect(requests.dropFirst().allSatisfy { $0.query["resourceVersion"] == "10" })
+        #expect(h.delays.all == [.milliseconds(800), .milliseconds(1600)])
+        await eventually("restored") { h.logs.messages(.notice) == ["watch restored after 2 attempts"] }
+        #expect(h.logs.messages(.warning).count == 1)
+        #expect(await h.watcher.health.lastError == nil)
+        await h.stop()
+    }
+
     @Test func forbiddenWatchBacksOffAndRelists() async throws {
         let denied = K8sError(code: .forbidden, message: "services is forbidden", httpStatus: 403)
         let h = Harness(lists: [.body(K8sJSON.list(rv: "10", [])), .body(K8sJSON.list(rv: "10", []))],
@@ -457,6 +471,15 @@ struct Harness {
         #expect(snapshot.resourceVersion == "77")
         #expect(snapshot.services.keys.sorted() == ["api"])
         #expect(await api.requests.count == 1)
+    }
+
+    @Test func fetchSnapshotFollowsPages() async throws {
+        let first = #"{"metadata":{"resourceVersion":"5","continue":"page2"},"items":[\#(K8sJSON.service("api", ip: "10.0.0.1", rv: "4"))]}"#
+        let api = ScriptedAPI(lists: [.body(first), .body(K8sJSON.list(rv: "5", [("web", "10.0.0.2")]))], watches: [])
+        let snapshot = try await fetchSnapshot(api: api, namespace: "flowmaster", names: ["api", "web"])
+        #expect(snapshot.resourceVersion == "5")
+        #expect(snapshot.services.keys.sorted() == ["api", "web"])
+        #expect(await api.requests.map(\.query) == [[:], ["continue": "page2"]])
     }
 
     @Test func probeAccessListsAndWatches() async throws {

@@ -66,6 +66,7 @@ import TestSupport
         DiffCase("final newline removed", lines(1...6), Array(lines(1...6).dropLast())),
         DiffCase("final newline added", Array(lines(1...6).dropLast()), lines(1...6)),
         DiffCase("both lack final newline", Array(lines(1...6).dropLast()), Array(lines(1...6).replacingLine(2, with: "two\n").dropLast())),
+        DiffCase("last context line lacks final newline", Array(lines(1...6).dropLast()), Array(lines(1...6).replacingLine(5, with: "five\n").dropLast())),
         DiffCase("crlf line", Array("a\r\nb\r\nc\r\n".utf8), Array("a\r\nB\r\nc\r\n".utf8)),
         DiffCase("invalid utf-8", Array("ok\n".utf8) + [0xFF, 0xFE, 0x0A] + Array("end\n".utf8), Array("ok\n".utf8) + [0xC3, 0x28, 0x0A] + Array("end\n".utf8)),
         DiffCase("gap of six", lines(1...30), lines(1...30).replacingLine(5, with: "A\n").replacingLine(12, with: "B\n")),

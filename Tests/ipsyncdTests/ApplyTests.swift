@@ -81,7 +81,7 @@ struct ApplyTests {
         let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.2:9") })
         try sandbox.start()
         defer { sandbox.stop() }
-        try sandbox.dir.write("sites-enabled/other", "server {\n    listen 127.0.0.1:\(try freePort());\n    bogus on;\n}\n")
+        try sandbox.dir.write("sites-enabled/other", "server {\n    listen \(sandbox.listen);\n    server_name other;\n    bogus on;\n}\n")
         let state = try TempDir("ipsyncd-state")
         let applier = ApplyFixture.applier(sandbox, stateDir: state.path)
         let before = try readBytes(sandbox.siteTarget)
@@ -96,7 +96,7 @@ struct ApplyTests {
         #expect(try readBytes(sandbox.siteTarget) == before)
         #expect(sandbox.workerPids == workersBefore)
 
-        try sandbox.dir.write("sites-enabled/other", "server {\n    listen 127.0.0.1:\(try freePort());\n}\n")
+        try sandbox.dir.write("sites-enabled/other", "server {\n    listen \(sandbox.listen);\n    server_name other;\n}\n")
         let report = try await applier.apply(candidate: candidate, expected: before)
         #expect(report.stagedCheck)
         #expect(try readBytes(sandbox.siteTarget) == candidate)
@@ -165,6 +165,53 @@ struct ApplyTests {
         #expect(ApplyFixture.stagingLeftovers(sandbox).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: state.file("pending-reload")))
         #expect(!sandbox.workerPids.subtracting(workersBefore).isEmpty)
+    }
+
+    @Test func reloadNginxRejectsIsNotConfirmed() async throws {
+        // `nginx -t` does not bind, so a listen address another process holds passes the check;
+        // the reload then fails inside nginx (bind), which keeps its old workers.
+        let holder = try Backend(name: "holder")
+        defer { holder.stop() }
+        let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.2:9") })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        let state = try TempDir("ipsyncd-state")
+        let workersBefore = sandbox.workerPids
+        let candidate = ApplyFixture.bytes(NginxSandbox.proxySite(listen: sandbox.listen, backend: "127.0.0.3:9")
+            + "server { listen \(holder.address); }\n")
+        let error = await #expect(throws: ApplyError.self) {
+            try await ApplyFixture.applier(sandbox, stateDir: state.path, timeout: .seconds(2))
+                .apply(candidate: candidate, expected: try readBytes(sandbox.siteTarget))
+        }
+        #expect(error?.code == .reloadNotConfirmed)
+        #expect(sandbox.workerPids == workersBefore)
+        #expect(FileManager.default.fileExists(atPath: state.file("pending-reload")))
+    }
+
+    @Test func failedReloadIsRetriedUntilItSucceeds() async throws {
+        let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.2:9") })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        let state = try TempDir("ipsyncd-state")
+        let workersBefore = sandbox.workerPids
+        let candidate = ApplyFixture.bytes(NginxSandbox.proxySite(listen: sandbox.listen, backend: "127.0.0.3:9"))
+
+        let failing = ApplyFixture.applier(sandbox, stateDir: state.path, reloadCommand: "echo reload refused; exit 1")
+        let error = await #expect(throws: ApplyError.self) {
+            try await failing.apply(candidate: candidate, expected: try readBytes(sandbox.siteTarget))
+        }
+        #expect(error?.code == .reloadFailed)
+        #expect(error?.output == "reload refused\n")
+        #expect(failing.hasPendingReload)
+        #expect(try readBytes(sandbox.siteTarget) == candidate)
+        await #expect(throws: ApplyError.self) { try await failing.retryPendingReload() }
+        #expect(failing.hasPendingReload)
+
+        let applier = ApplyFixture.applier(sandbox, stateDir: state.path)
+        #expect(try await applier.retryPendingReload())
+        #expect(!applier.hasPendingReload)
+        #expect(!sandbox.workerPids.subtracting(workersBefore).isEmpty)
+        #expect(try await applier.retryPendingReload() == false)
     }
 
     @Test func recoveryWithoutAnIntentNoteDoesNotReload() async throws {

@@ -166,7 +166,7 @@ func flowmasterSite() throws -> [UInt8] { try readBytes(fixturePath("config/flow
         let warning = try #require(plan.warnings.first)
         #expect(warning.contains("\(sitePath):44"), "\(warning)")
         #expect(warning.contains("10.43.0.12:9000 (api-gateway)") && warning.contains("/admin/"), "\(warning)")
-        #expect(warning.contains("add a route"))
+        #expect(warning.contains("add a route for it (--route /admin/=api-gateway)"))
     }
 
     @Test func anUnparsableSiteIsAFailureAndNothingChanges() throws {

@@ -24,6 +24,14 @@ public struct Applier: Sendable {
         let lock = try await ApplyLock.acquire(stateDir: options.stateDir, timeout: options.commandTimeout)
         defer { lock.release() }
 
+        // A fallback swap interrupted before its check (and not yet recovered, e.g. a one-shot `sync`
+        // after a crash): the live bytes are unchecked, so put the last good ones back first.
+        if IntentNote.read(stateDir: options.stateDir)?.phase == .unchecked {
+            try restoreLastGood()
+            removeIntentNote()
+            throw ApplyError(code: .siteChanged,
+                             message: "an interrupted, unchecked swap was undone (the last good bytes are back); recompute from the current file")
+        }
         let site = try resolveSite()
         let live: [UInt8]
         do { live = try FileSystem.read(site.target) } catch {
@@ -69,20 +77,8 @@ public struct Applier: Sendable {
         for path in removed {
             logger.notice("removed a file left by an earlier run", metadata: ["file": "\(path)"])
         }
-        var report = RecoveryReport(removedLeftovers: removed, reloaded: false, restored: false)
-        guard let note = IntentNote.read(stateDir: options.stateDir) else { return report }
-        if note.phase == .unchecked {
-            try restoreLastGood()
-            removeIntentNote()
-            report.restored = true
-            return report
-        }
-        logger.notice("a swap was not confirmed by a reload before the last stop: reloading nginx",
-                      metadata: ["site": "\(note.site)"])
-        _ = try await reloadAndConfirm(pidFile: pidFile(main: try? Staging.MainConfig.load(options.nginxConf)))
-        removeIntentNote()
-        report.reloaded = true
-        return report
+        let outcome = try await settleIntentNote()
+        return RecoveryReport(removedLeftovers: removed, reloaded: outcome == .reloaded, restored: outcome == .restored)
     }
 
     /// True when a swap happened whose reload is not confirmed yet (the intent note exists).
@@ -93,11 +89,29 @@ public struct Applier: Sendable {
     /// Retries the reload of a swap whose reload failed or was not confirmed: after `.reloadFailed`,
     /// `.reloadTimedOut` or `.reloadNotConfirmed` the file already holds the new bytes, so the next
     /// resync finds nothing to change; call this (with backoff) until it returns. Returns whether a
-    /// reload was needed.
+    /// reload (or the undoing of an unchecked swap) was needed.
     public func retryPendingReload() async throws(ApplyError) -> Bool {
         guard hasPendingReload else { return false }
-        let report = try await recoverAtStartup()
-        return report.reloaded || report.restored
+        let lock = try await ApplyLock.acquire(stateDir: options.stateDir, timeout: options.commandTimeout)
+        defer { lock.release() }
+        return try await settleIntentNote() != .nothing
+    }
+
+    private enum NoteOutcome { case nothing, reloaded, restored }
+
+    /// With the lock held: acts on the intent note, if any, and removes it once done.
+    private func settleIntentNote() async throws(ApplyError) -> NoteOutcome {
+        guard let note = IntentNote.read(stateDir: options.stateDir) else { return .nothing }
+        if note.phase == .unchecked {
+            try restoreLastGood()
+            removeIntentNote()
+            return .restored
+        }
+        logger.notice("the site file holds bytes nginx has not loaded yet (intent note): reloading nginx",
+                      metadata: ["site": "\(note.site)"])
+        _ = try await reloadAndConfirm(pidFile: pidFile(main: try? Staging.MainConfig.load(options.nginxConf)))
+        removeIntentNote()
+        return .reloaded
     }
 
     /// For `ipsyncd check`: how the staged check would be built (which include loads the site, or why none does).

@@ -10,7 +10,8 @@ extension Commands {
             return .failure("cannot read the Services from \(source.name): \(snapshot.errorText)")
         }
         let plan: Plan
-        switch readAndPlan(settings: settings, snapshot: snapshot) {
+        switch Resyncer.readAndPlan(snapshot: snapshot, routes: settings.routes, sitePath: settings.site,
+                                    templatePath: settings.template) {
         case .success(let made): plan = made
         case .failure(let problem): return .failure(problem.message)
         }
@@ -18,23 +19,6 @@ extension Commands {
         var output = CommandOutput(exitCode: report.inSync ? 0 : 1)
         output.stdout = json ? report.json() : Array(report.table().utf8)
         return output
-    }
-
-    /// Reads the site (and template) and plans, without writing anything.
-    static func readAndPlan(settings: Settings, snapshot: ServiceSnapshot) -> Result<Plan, Problem> {
-        let site: [UInt8]
-        do { site = try FileAccess.readBytes(settings.site) } catch {
-            return .failure(Problem("cannot read the site file \(settings.site) (\(error.reason)); check the `site` setting"))
-        }
-        var template: [UInt8]?
-        if let path = settings.template {
-            do { template = try FileAccess.readBytes(path) } catch {
-                return .failure(Problem("cannot read the template \(path) (\(error.reason)); check the `template` setting"))
-            }
-        }
-        return .success(Reconciler.plan(snapshot: snapshot, routes: settings.routes, site: site,
-                                        sitePath: settings.site, template: template,
-                                        templatePath: settings.template ?? "template"))
     }
 }
 

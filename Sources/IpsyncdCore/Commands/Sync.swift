@@ -14,7 +14,7 @@ extension Commands {
         if dryRun {
             output.stdout = result.diff
         } else {
-            logger.log(level: result.outcome == .failed ? .error : .notice, "resync: \(result.summary)")
+            logResync(result, logger: logger, checkCommand: settings.checkCommand)
         }
         var notes = result.warnings.map { "ipsyncd: warning: \($0)\n" }.joined()
         if result.outcome == .failed {

@@ -145,10 +145,11 @@ public enum Reconciler {
         guard !owner.isEmpty else { return [] }
         let hosts = Set(owner.keys.flatMap { $0.contains(":") ? [$0, "[\($0)]"] : [$0] })
         return file.strayTargets(routes: routes.map(\.location), hosts: hosts).map { target in
-            let service = owner[host(of: target.address)].map { " (\($0))" } ?? ""
+            let service = owner[host(of: target.address)]
             let place = target.route.isEmpty ? "outside any location" : "in location \(target.route)"
-            return "\(file.path):\(target.line): \(target.address)\(service) is proxied \(place), which is not a route: "
-                + "it will go stale when the Service is recreated; add a route for it (--route \(target.route.isEmpty ? "LOC" : target.route)=SERVICE)"
+            return "\(file.path):\(target.line): \(target.address)\(service.map { " (\($0))" } ?? "") is proxied \(place), "
+                + "which is not a route: it will go stale when the Service is recreated; add a route for it "
+                + "(--route \(target.route.isEmpty ? "LOC" : target.route)=\(service ?? "SERVICE"))"
         }
     }
 

@@ -29,6 +29,8 @@ struct ResyncLine: Sendable, Equatable {
     var retryIn: Duration?
     /// The unified diff, for `--dry-run`.
     var diff: String?
+    /// Anything else worth saying, e.g. a reload done for an earlier change.
+    var notes: [String] = []
 
     var level: Logger.Level {
         switch outcome {
@@ -63,6 +65,7 @@ struct ResyncLine: Sendable, Equatable {
             parts.append(kept.map { "kept \($0.route) (\($0.reason))" }.joined(separator: ", "))
         }
         parts.append(contentsOf: errors.map { "error: \($0)" })
+        parts.append(contentsOf: notes)
         // "resync:" + "kept …" read as one clause: `resync: kept /api/ (…)`.
         var text = parts.first ?? ""
         for part in parts.dropFirst() { text += text.hasSuffix(":") ? " " + part : "; " + part }

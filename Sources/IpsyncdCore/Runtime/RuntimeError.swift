@@ -1,7 +1,7 @@
 /// The one error type of the runtime area (logging, notify, metrics, signals, the daemon loop).
 public struct RuntimeError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
-        case socket, metricsWrite, signals
+        case socket, metricsWrite
     }
 
     public var code: Code

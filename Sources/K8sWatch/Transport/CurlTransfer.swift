@@ -40,7 +40,6 @@ final class CurlTransfer: @unchecked Sendable {
         onBody = { _ in true }
     }
 
-    private var status = 0
     private var retryAfter: Duration?
     private var lastByte = ContinuousClock.now
 
@@ -58,17 +57,26 @@ final class CurlTransfer: @unchecked Sendable {
         errorBuffer.deallocate()
     }
 
-    func set(_ option: CURLoption, _ value: Int) { _ = ccurl_setopt_long(easy, option, value) }
-    func set(_ option: CURLoption, _ value: String) { _ = ccurl_setopt_string(easy, option, value) }
+    /// The first option curl refused since the last `resetSetup()`, with curl's reason.
+    private(set) var refusedOption: (option: CURLoption, code: CURLcode)?
+
+    func resetSetup() { refusedOption = nil }
+
+    private func record(_ option: CURLoption, _ code: CURLcode) {
+        if code != CURLE_OK, refusedOption == nil { refusedOption = (option, code) }
+    }
+
+    func set(_ option: CURLoption, _ value: Int) { record(option, ccurl_setopt_long(easy, option, value)) }
+    func set(_ option: CURLoption, _ value: String) { record(option, ccurl_setopt_string(easy, option, value)) }
     func set(_ option: CURLoption, blob: [UInt8]) {
-        _ = blob.withUnsafeBytes { ccurl_setopt_blob(easy, option, $0.baseAddress, $0.count) }
+        record(option, blob.withUnsafeBytes { ccurl_setopt_blob(easy, option, $0.baseAddress, $0.count) })
     }
     /// curl keeps pointing at a list (it does not copy HTTPHEADER or CONNECT_TO), so each list lives
     /// until it is replaced or the handle is freed.
     func set(_ option: CURLoption, list: [String]) {
         var built: UnsafeMutablePointer<curl_slist>?
         for item in list { built = curl_slist_append(built, item) }
-        _ = ccurl_setopt_slist(easy, option, built)
+        record(option, ccurl_setopt_slist(easy, option, built))
         curl_slist_free_all(lists.updateValue(built, forKey: option.rawValue) ?? nil)
     }
 
@@ -89,7 +97,6 @@ final class CurlTransfer: @unchecked Sendable {
             _ = ccurl_setopt_ptr(easy, CURLOPT_WRITEDATA, context)
             _ = ccurl_setopt_header_function(easy, curlHeader)
             _ = ccurl_setopt_ptr(easy, CURLOPT_HEADERDATA, context)
-            status = 0
             retryAfter = nil
             errorBuffer[0] = 0
             lastByte = .now
@@ -141,7 +148,6 @@ final class CurlTransfer: @unchecked Sendable {
             var code = 0
             _ = ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
             if code >= 200 {
-                status = code
                 onHead(Head(status: code, retryAfter: retryAfter))
             }
         } else if let value = Self.value(of: "retry-after", in: line), let seconds = Int(value), seconds >= 0 {

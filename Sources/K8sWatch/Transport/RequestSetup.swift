@@ -8,6 +8,7 @@ struct RequestSetup {
 
     /// `refreshExec` re-runs the exec plugin even if its credential is cached (after a 401).
     func configure(_ transfer: CurlTransfer, url: String, refreshExec: Bool) throws(K8sError) {
+        transfer.resetSetup()
         transfer.set(CURLOPT_URL, url)
         transfer.set(CURLOPT_NOSIGNAL, 1)
         transfer.set(CURLOPT_CONNECTTIMEOUT_MS, max(1, connectTimeout.wholeMilliseconds))
@@ -52,6 +53,13 @@ struct RequestSetup {
             // check) is tls-server-name, which is what the kubeconfig key means.
             transfer.set(CURLOPT_URL, target.replacingHost(in: url, with: serverName))
             transfer.set(CURLOPT_CONNECT_TO, list: ["\(serverName):\(target.port):\(target.bracketedHost):\(target.port)"])
+        }
+        if let (option, code) = transfer.refusedOption {
+            // Options that a libcurl built without a feature (an older one, another TLS backend) refuses.
+            throw K8sError(code: .tls, message: """
+                libcurl refused option \(option.rawValue) for \(credentials.server): \(String(cString: curl_easy_strerror(code))); \
+                ipsyncd needs libcurl 7.85 or newer built with OpenSSL
+                """)
         }
     }
 

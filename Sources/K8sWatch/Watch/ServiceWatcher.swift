@@ -98,8 +98,7 @@ public actor ServiceWatcher {
         let query = version.map { [("resourceVersion", $0)] } ?? []
         let list: ServiceDecoder.List
         do {
-            let body = try await api.get(path, query: query)
-            list = try decoder.list(body, source: path)
+            list = try await listAll(api: api, path: path, query: query, decoder: decoder)
         } catch {
             if Task.isCancelled { return .list(resourceVersion: nil) }   // run() ends; nothing to log
             if error.code == .gone, version != nil { return .list(resourceVersion: nil) }
@@ -166,6 +165,7 @@ public actor ServiceWatcher {
             return Task.isCancelled ? .interrupted : .failed(error, opened: false, events: 0)
         }
         health.connected = true
+        restored()   // the API answered 2xx: whatever was wrong is over
         var events = 0
         do {
             for try await line in stream {

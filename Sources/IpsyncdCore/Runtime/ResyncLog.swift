@@ -1,0 +1,64 @@
+import Logging
+
+/// DESIGN §8: one line per resync that says what happened, with its priority by outcome and the fields
+/// IPSYNCD_ROUTE / IPSYNCD_SERVICE / IPSYNCD_OLD / IPSYNCD_NEW (one value per changed or kept route).
+/// `retryIn`: when a failed resync will be tried again. `checkCommand` names the check in a failure
+/// (`nginx -t: …`).
+public func logResync(_ result: ResyncResult, logger: Logger, retryIn: Duration? = nil,
+                      checkCommand: String = "nginx -t") {
+    ResyncLine(result, retryIn: retryIn, checkCommand: checkCommand).log(to: logger)
+}
+
+extension ResyncLine {
+    init(_ result: ResyncResult, retryIn: Duration?, checkCommand: String) {
+        let outcome: Outcome = switch result.outcome {
+        case .applied: .applied
+        case .inSync: .inSync
+        case .kept: .kept
+        case .dryRun: .dryRun
+        case .failed: .failed
+        }
+        self.init(outcome: outcome)
+        changes = result.changes.map { Change(route: $0.location, service: $0.service, old: $0.old, new: $0.new) }
+        kept = result.kept.map { Kept(route: $0.location, service: $0.service, reason: $0.reason ?? "no usable address") }
+        errors = (result.plan?.errors ?? []).filter { $0 != result.failure }
+        if let report = result.report {
+            check = Step(ok: true, duration: report.checkDuration)
+            reload = Step(ok: report.confirmed, duration: report.reloadDuration)
+        }
+        if result.reloadedPending { notes.append("reloaded nginx for an earlier change") }
+        if outcome == .failed {
+            failure = Self.failureText(result, checkLabel: Self.checkLabel(checkCommand))
+            self.retryIn = retryIn
+        }
+        if outcome == .dryRun { diff = String(decoding: result.diff, as: UTF8.self) }
+    }
+
+    /// `nginx -t -c {config}` → `nginx -t`: the command as a person would name it.
+    static func checkLabel(_ command: String) -> String {
+        var words: [Substring] = []
+        for word in command.split(separator: " ") {
+            if word == "-c" || word.hasPrefix("{") || word.hasPrefix("/") && !words.isEmpty { break }
+            words.append(word.split(separator: "/").last ?? word)
+        }
+        return words.isEmpty ? "check" : words.joined(separator: " ")
+    }
+
+    static func failureText(_ result: ResyncResult, checkLabel: String) -> String {
+        guard let error = result.applyError else { return result.failure ?? "unknown error" }
+        let first = firstProblemLine(error.output)
+        switch error.code {
+        case .checkFailed: return "\(checkLabel): " + (first ?? error.message)
+        case .checkTimedOut: return "\(checkLabel): " + error.message
+        case .reloadFailed: return "reload: " + (first ?? error.message)
+        default: return error.message
+        }
+    }
+
+    /// nginx prints "syntax is ok" before an [emerg] found later: the first line that says what is wrong.
+    static func firstProblemLine(_ output: String) -> String? {
+        let lines = output.split(whereSeparator: \.isNewline).map { String($0) }.filter { !$0.allSatisfy(\.isWhitespace) }
+        let markers = ["[emerg]", "[alert]", "[crit]", "[error]"]
+        return lines.first { line in markers.contains { line.contains($0) } } ?? lines.first
+    }
+}
