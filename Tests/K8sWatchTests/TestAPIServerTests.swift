@@ -31,7 +31,7 @@ struct TestAPIServerTests {
         async throws -> (status: Int, headers: String, body: String, exit: Int32) {
         let arguments = ["-sS", "-D", "-", "--max-time", "20"] + authArguments(server, auth) + extra + [server.url + path]
         let curl = try curlPath()
-        let result = try await blocking { try runCommand(curl, arguments) }
+        let result = try await blocking { try runProcess(curl, arguments) }
         let parts = result.stdout.components(separatedBy: "\r\n\r\n")
         let statusLine = parts.first?.split(separator: "\r\n").first ?? ""
         let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
@@ -126,7 +126,7 @@ struct TestAPIServerTests {
         let server = try await TestAPIServer.start()
         let arguments = ["-sS", "--max-time", "20", "--cacert", server.otherCAPath, server.url + "/api"]
         let curl = try Self.curlPath()
-        let result = try await blocking { try runCommand(curl, arguments) }
+        let result = try await blocking { try runProcess(curl, arguments) }
         #expect(result.status == 60, "curl exit \(result.status): \(result.stderr)")  // 60: peer certificate not verified
     }
 

@@ -53,35 +53,3 @@ public struct ProcessResult: Sendable {
     public var stderr: String
     public var stdoutBytes: [UInt8]
 }
-
-/// Runs a program to completion and captures its output (test helper; the daemon has its own runner).
-@discardableResult
-public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil,
-                       environment: [String: String]? = nil, cwd: String? = nil) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-    try process.run()
-    if let stdin {
-        input.fileHandleForWriting.write(Data(stdin))
-        try input.fileHandleForWriting.close()
-    }
-    // Read both pipes concurrently so that neither can fill up and block the child.
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self),
-                         stdoutBytes: Array(outData))
-}
