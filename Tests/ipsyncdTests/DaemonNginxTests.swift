@@ -74,7 +74,9 @@ import TestSupport
         })
         try sandbox.start()
         defer { sandbox.stop() }
-        let harness = try DaemonHarness(stopGrace: .seconds(4)) { settings, dir in
+        // A grace far above the real 4 s: this test proves the apply is finished first, and a slow machine
+        // must not turn that into a test of speed (the grace itself is tested with a hung check).
+        let harness = try DaemonHarness(stopGrace: .seconds(120)) { settings, dir in
             // The check announces itself, then takes a moment: SIGTERM arrives in the middle of the apply.
             let check = try dir.write("bin/check", "#!/bin/sh\ntouch \(dir.file("check-started"))\nsleep 0.3\nexec \(sandbox.checkCommand.replacingOccurrences(of: "{config}", with: "\"$1\""))\n")
             chmod(check, 0o755)

@@ -129,7 +129,7 @@ struct FaultAPITests {
             try FileManager.default.removeItem(atPath: world.caFile)
             try FileManager.default.copyItem(atPath: world.api.otherCAPath, toPath: world.caFile)
             #expect(world.converges(reloads: 1, timeout: 30), "\(daemon.log)")
-            world.finish(daemon, fault: "TLS certificate from another CA")
+            world.finish(daemon, fault: "TLS certificate from another CA: \(tlsLines.first ?? "none")")
         }
     }
 

@@ -20,13 +20,14 @@ struct FaultLocalTests {
             try FileManager.default.removeItem(atPath: world.nginx.siteTarget)
             let mark = daemon.lines.count
             try world.recreate()
-            #expect(daemon.waitForLine(from: mark, where: { $0.contains("resync failed") }) != nil, "\(daemon.log)")
+            let failed = daemon.waitForLine(from: mark, where: { $0.contains("resync failed") })
+            #expect(failed != nil, "\(daemon.log)")
             #expect(!FileManager.default.fileExists(atPath: world.nginx.siteTarget))
             #expect(world.reloadsOK == 0)
             try world.dir.write("restore", old)
             try FileManager.default.moveItem(atPath: world.dir.file("restore"), toPath: world.nginx.siteTarget)
             #expect(world.converges(reloads: 1, timeout: 30), "\(daemon.log)")
-            world.finish(daemon, fault: "site file deleted")
+            world.finish(daemon, fault: "site file deleted: \(failed ?? "no failure logged")")
         }
     }
 
@@ -59,7 +60,8 @@ struct FaultLocalTests {
             try Data("keep\n".utf8).write(to: URL(fileURLWithPath: target + "/keep"))
             let mark = daemon.lines.count
             try world.recreate()
-            #expect(daemon.waitForLine(from: mark, where: { $0.contains("resync failed") }) != nil, "\(daemon.log)")
+            let failed = daemon.waitForLine(from: mark, where: { $0.contains("resync failed") })
+            #expect(failed != nil, "\(daemon.log)")
             usleep(500_000)
             #expect(FileManager.default.contents(atPath: target + "/keep") == Data("keep\n".utf8))
             #expect(world.reloadsOK == 0)
@@ -67,7 +69,7 @@ struct FaultLocalTests {
             try world.dir.write("restore", old)
             try FileManager.default.moveItem(atPath: world.dir.file("restore"), toPath: target)
             #expect(world.converges(reloads: 1, timeout: 30), "\(daemon.log)")
-            world.finish(daemon, fault: "site file replaced by a directory")
+            world.finish(daemon, fault: "site file replaced by a directory: \(failed ?? "no failure logged")")
         }
     }
 
