@@ -267,13 +267,14 @@ def main():
 
     result = {"label": args.label, "mode": args.mode, "count": len(rounds), "rounds": rounds}
     if load:
-        for r in rounds:
-            # The failures of a round: those after its trigger and before the next one.
-            ends = [x["t0"] for x in rounds[1:]] + [float("inf")]
-            end = ends[rounds.index(r)]
-            fails = [t for t, _ in load.failures if r["t0"] <= t < end]
+        # The failures of a round: requests sent from its trigger on until the next trigger. A request
+        # sent up to IN_FLIGHT before a kill and still in flight at the kill fails because of it.
+        in_flight = 0.05
+        starts = [r["t0"] - (in_flight if args.kill_old else 0) for r in rounds] + [float("inf")]
+        for i, r in enumerate(rounds):
+            fails = [t for t, _ in load.failures if starts[i] <= t < starts[i + 1]]
             r["failed"] = len(fails)
-            r["failWindow"] = (max(fails) - r["t0"]) if fails else 0.0
+            r["failWindow"] = max(0.0, max(fails) - r["t0"]) if fails else 0.0
         result["load"] = {"sent": load.sent, "ok": load.ok, "failed": len(load.failures),
                           "retriedStaleKeepalive": load.retried, "rate": load.sent / load.duration,
                           "kinds": sorted({str(k) for _, k in load.failures})}

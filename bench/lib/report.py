@@ -86,7 +86,7 @@ def main():
             # The backend is killed just before the control request: both count from there.
             windows = [(r["failWindow"], r["fromRequest"]) for r in run["rounds"] if r["converged"] is not None]
             over = [w for w, c in windows if w > c]
-            print("Failed-request window (kill and recreate → the last request sent that failed) per recreate: median %s, max %s; "
+            print("Failed-request window (kill and recreate → the last request sent that failed; a request sent at most 50 ms before a kill and failing is that kill's) per recreate: median %s, max %s; "
                   "longer than that recreate's convergence time (both from the kill) in %d of %d recreates." % (
                       ms(pct([w for w, _ in windows], 50)), ms(max(w for w, _ in windows)), len(over), len(windows)))
 
