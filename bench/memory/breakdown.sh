@@ -2,7 +2,7 @@
 # Where ipsyncd's resident memory goes and how often it wakes up, for "Where the memory goes" in
 # docs/benchmarks.md: VmRSS / RssAnon / RssFile, threads and the largest mappings idle, after 1,000
 # watch events and after a LIST of 5,000 Services; wake-ups (context switches of all threads) and
-# CPU time over an idle minute.
+# CPU time over an idle minute; `kubectl get svc --watch` of the same namespace for comparison.
 # Usage: bench/memory/breakdown.sh   (env: IPSYNCD=binary, IDLE=60 seconds, EVENTS=1000, BULK=5000)
 # Build the binary as shipped first: swift build -c release --static-swift-stdlib --product ipsyncd
 set -euo pipefail
@@ -37,8 +37,12 @@ create_routed_services 127.0.0.11
 apictl bulk --prefix other --count 50 >/dev/null
 start_nginx
 start_ipsyncd
-sleep 2
+kubectl get svc -n flowmaster --watch >/dev/null 2>"$work/kubectl.err" &
+kubectl_pid=$!
+pids+=($kubectl_pid)
+sleep 5
 report "idle after start-up" "$ipsyncd_pid"
+report "beside it, kubectl get svc --watch" "$kubectl_pid"
 mappings "$ipsyncd_pid"
 
 s0=$(switches "$ipsyncd_pid"); c0=$(cpu_seconds "$ipsyncd_pid")
