@@ -154,6 +154,17 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
                          stderr: String(decoding: collected[1], as: UTF8.self), stdoutBytes: collected[0])
 }
 
+private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+/// glibc 2.34+; Swift's Glibc module does not declare it.
+private let addCloseFrom: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+    .map { unsafeBitCast($0, to: CloseFrom.self) }
+
+/// Closes every descriptor above 2 in the spawned child: a long-lived child (a server, a daemon) that
+/// inherited a test's file open for writing would make exec of that file fail (ETXTBSY) or keep a pipe open.
+func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    if let addCloseFrom { _ = addCloseFrom(&actions, 3) }
+}
+
 /// A child started with posix_spawn in which every descriptor but 0, 1 and 2 is closed.
 ///
 /// Foundation's `Process` lets a child inherit descriptors that other threads opened at the same
@@ -164,12 +175,6 @@ final class SpawnedProcess: @unchecked Sendable {
     let pid: pid_t
     private let lock = NSLock()
     private var status: Int32?
-
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    /// glibc 2.34+; Swift's Glibc module does not declare it.
-    private static let closeFrom: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0),
-                                                      "posix_spawn_file_actions_addclosefrom_np")
-        .map { unsafeBitCast($0, to: CloseFrom.self) }
 
     private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
     /// Swift's Glibc module does not declare pipe2 either.
@@ -196,9 +201,7 @@ final class SpawnedProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-        if let closeFrom = Self.closeFrom {
-            _ = closeFrom(&actions, 3)
-        }
+        closeInheritedDescriptors(&actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

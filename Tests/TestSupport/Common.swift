@@ -29,7 +29,17 @@ public final class TempDir: @unchecked Sendable {
         let target = file(name)
         try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        try Data(bytes).write(to: URL(fileURLWithPath: target))
+        // O_CLOEXEC: a child spawned by another test at this moment must not inherit the file open for
+        // writing, or exec of a script written here fails with "Text file busy".
+        let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target]) }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 || errno == EINTR else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target]) }
+            written += max(n, 0)
+        }
         return target
     }
     public func remove() { try? FileManager.default.removeItem(atPath: path) }
