@@ -71,13 +71,16 @@ control=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contr
 apictl() { python3 Tests/Fixtures/apiserver/apictl.py --control "$control" "$@" >/dev/null; }
 export KUBECONFIG="$work/api/kubeconfig-cert.yaml"
 
+# The ClusterIPs: loopback addresses in a 127.0.N.0/24 of this run's own, so that two demos (or a
+# benchmark) running at once never meet.
+net="127.0.$((RANDOM % 250 + 1))"
 say "Services in namespace flowmaster, and a backend behind each ClusterIP"
-apictl create frontend-nextjs --cluster-ip 127.0.0.10 --port http:13000
-apictl create api-gateway --cluster-ip 127.0.0.11 --port http:19000
-apictl create websocket-gateway --cluster-ip 127.0.0.12 --port http:18080
-backend frontend-nextjs 127.0.0.10 13000
-backend "api-gateway (old)" 127.0.0.11 19000
-backend websocket-gateway 127.0.0.12 18080
+apictl create frontend-nextjs --cluster-ip $net.10 --port http:13000
+apictl create api-gateway --cluster-ip $net.11 --port http:19000
+apictl create websocket-gateway --cluster-ip $net.12 --port http:18080
+backend frontend-nextjs $net.10 13000
+backend "api-gateway (old)" $net.11 19000
+backend websocket-gateway $net.12 18080
 if command -v kubectl >/dev/null 2>&1; then KUBECACHEDIR="$work/kcache" kubectl get svc -n flowmaster || true; fi
 
 say "nginx on loopback, with the flowmaster site rendered from templates/flowmaster.conf.tmpl"
@@ -117,11 +120,11 @@ for _ in $(seq 200); do grep -q "resync" "$work/ipsyncd.log" && break; sleep 0.1
 grep -q "resync" "$work/ipsyncd.log" || { cat "$work/ipsyncd.log"; fail "ipsyncd did not start"; }
 "$ipsyncd" status "${common[@]}" || true
 
-say "recreating api-gateway: its ClusterIP changes from 127.0.0.11 to 127.0.0.21"
-backend "api-gateway (new)" 127.0.0.21 19000
+say "recreating api-gateway: its ClusterIP changes from $net.11 to $net.21"
+backend "api-gateway (new)" $net.21 19000
 # The answer carries the moment the API server sent the ADDED event (time.time_ns()).
 added=$(python3 Tests/Fixtures/apiserver/apictl.py --control "$control" recreate api-gateway \
-    --cluster-ip 127.0.0.21 --gap-ms 200 | python3 -c 'import json,sys; print(json.load(sys.stdin)["emittedAtNs"])')
+    --cluster-ip $net.21 --gap-ms 200 | python3 -c 'import json,sys; print(json.load(sys.stdin)["emittedAtNs"])')
 for _ in $(seq 200); do
     answer=$(curl -fsS "http://127.0.0.1:$port/api/users" 2>/dev/null || true)
     case "$answer" in *"(new)"*) break ;; esac
@@ -133,9 +136,9 @@ echo "(traffic followed $(( ($(date +%s%N) - added) / 1000000 )) ms after the AP
 
 say "what ipsyncd logged"
 # nginx may serve the new address a moment before ipsyncd logs the confirmed reload.
-for _ in $(seq 100); do grep -q "127.0.0.11:19000 → 127.0.0.21:19000" "$work/ipsyncd.log" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -q "$net.11:19000 → $net.21:19000" "$work/ipsyncd.log" && break; sleep 0.05; done
 cat "$work/ipsyncd.log"
-grep -q "127.0.0.11:19000 → 127.0.0.21:19000" "$work/ipsyncd.log" || fail "no journal line for the change"
+grep -q "$net.11:19000 → $net.21:19000" "$work/ipsyncd.log" || fail "no journal line for the change"
 
 say "what changed in the site file (last good copy → live)"
 changed=0

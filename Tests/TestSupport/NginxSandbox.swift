@@ -10,7 +10,7 @@ public final class NginxSandbox: @unchecked Sendable {
     public let port: Int
     public let nginx: String
     private let lock = NSLock()
-    private var process: Process?
+    private var process: SpawnedProcess?
 
     public var prefix: String { dir.path }
     public var confPath: String { dir.file("nginx.conf") }
@@ -78,16 +78,13 @@ public final class NginxSandbox: @unchecked Sendable {
 
     /// Starts nginx and waits until its master has a worker and the port accepts connections.
     public func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: nginx)
-        process.arguments = ["-p", prefix + "/", "-c", confPath, "-e", errorLog]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
+        let process = try SpawnedProcess(nginx, ["-p", prefix + "/", "-c", confPath, "-e", errorLog], environment: nil,
+                                         stdin: null, stdout: null, stderr: null)
         lock.withLock { self.process = process }
         for _ in 0..<1000 {
-            if !process.isRunning {
+            if process.poll() != nil {
                 throw SandboxError("nginx exited at start: " + ((try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? ""))
             }
             if !workerPids.isEmpty && canConnect(host: "127.0.0.1", port: port) { return }
@@ -98,18 +95,18 @@ public final class NginxSandbox: @unchecked Sendable {
 
     /// SIGQUIT (graceful), then SIGTERM and SIGKILL if it lingers; the master is reaped, stray workers killed.
     public func stop() {
-        guard let process = lock.withLock({ () -> Process? in defer { self.process = nil }; return self.process }) else { return }
-        let master = process.processIdentifier
+        guard let process = lock.withLock({ () -> SpawnedProcess? in defer { self.process = nil }; return self.process }) else { return }
+        let master = process.pid
         let workers = processChildren(of: master)
-        for (signal, tries) in [(SIGQUIT, 300), (SIGTERM, 200), (SIGKILL, 200)] where process.isRunning {
+        for (signal, tries) in [(SIGQUIT, 300), (SIGTERM, 200), (SIGKILL, 200)] where process.poll() == nil {
             kill(master, signal)
-            for _ in 0..<tries where process.isRunning { usleep(10_000) }
+            for _ in 0..<tries where process.poll() == nil { usleep(10_000) }
         }
-        process.waitUntilExit()
+        _ = process.wait(timeout: 3600)
         for worker in workers { kill(worker, SIGKILL) }
     }
 
-    public var masterPid: pid_t? { lock.withLock { process?.processIdentifier } }
+    public var masterPid: pid_t? { lock.withLock { process?.pid } }
 
     /// The master's live children (its workers).
     public var workerPids: Set<pid_t> {

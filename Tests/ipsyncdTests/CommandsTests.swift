@@ -151,6 +151,13 @@ import TestSupport
         let written = await Commands.render(settings: fixture.settings, output: path, source: .fixed(flowmasterSnapshot()))
         #expect(written.exitCode == 0 && written.stdout.isEmpty)
         #expect(try readBytes(path) == output.stdout)
+        // Through a symlink: the link stays, its target gets the bytes.
+        try FileManager.default.createSymbolicLink(atPath: fixture.dir.file("link.conf"), withDestinationPath: "rendered.conf")
+        try fixture.dir.write("rendered.conf", "old\n")
+        let linked = await Commands.render(settings: fixture.settings, output: fixture.dir.file("link.conf"), source: .fixed(flowmasterSnapshot()))
+        #expect(linked.exitCode == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: fixture.dir.file("link.conf")) == "rendered.conf")
+        #expect(try readBytes(path) == output.stdout)
     }
 
     @Test func renderFailsWithoutATemplateOrAnAddress() async throws {
