@@ -4,7 +4,8 @@
 # directly), a kubectl --watch + sed loop and a polling job; then requests under steady load across
 # recreates, with the old backend kept up and killed. Prints Markdown.
 # Usage: bench/convergence.sh   (env: COUNT=40 recreates, SETTLE=50ms, LOAD_COUNT=20, RATE=250 req/s,
-#                                PHASES="floor ipsyncd load kubectl polljob", IPSYNCD=path to a built binary)
+#                                PHASES="floor ipsyncd load kubectl polljob" (add cron: a real once-a-minute
+#                                job, CRON_COUNT=3 recreates), IPSYNCD=path to a built binary)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 count=${COUNT:-40}
@@ -61,6 +62,17 @@ job_count=$(( count < 10 ? count : 10 ))
 note "polling job: $job_count runs, each started right at a recreate"
 converge --mode api --count "$job_count" --hook "$lib/poll_job.sh '$site' '$nginx_check' '$nginx_reload'" \
     --out "$out/polljob.json" --label polljob
+fi
+
+if has cron; then
+    note "a real once-a-minute job: ${CRON_COUNT:-3} recreates at random moments"
+    setsid bash -c "while true; do '$lib/poll_job.sh' '$site' '$nginx_check' '$nginx_reload'; sleep 60; done" \
+        >"$work/cron.log" 2>&1 &
+    cron=$!
+    pids+=($cron)
+    converge --mode api --count "${CRON_COUNT:-3}" --timeout 75 --pause 0 --pause-random 60 \
+        --out "$out/cron.json" --label cron
+    kill -- -"$cron" 2>/dev/null || true
 fi
 
 echo "ipsyncd reloads: $reloads (confirmed); load average at the end: $(loadavg)"

@@ -4,7 +4,7 @@ through nginx is answered by the backend at the new address. Backends at 127.0.0
 127.0.0.22 (port 19000) answer `A` and `B`; each round moves the Service to the other one.
 
   converge.py --control URL --nginx 127.0.0.1:PORT --mode api|direct --count N --out FILE.json
-      [--hook CMD] [--load RATE] [--kill-old] [--gap-ms 0] [--pause 1.5]
+      [--hook CMD] [--load RATE] [--kill-old] [--gap-ms 0] [--pause 1.5] [--pause-random S] [--timeout 10]
       [--site PATH --check-cmd CMD --reload-cmd CMD]        (direct)
 
   api     the trigger is the recreate through the API server's control interface; whatever watches
@@ -24,6 +24,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -114,7 +115,7 @@ class Load:
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
         self.sent = self.ok = self.retried = 0
-        self.failures = []  # (monotonic time at the answer, status or error)
+        self.failures = []  # (monotonic time the request was sent, status or error)
         self.workers = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
 
     def start(self):
@@ -127,8 +128,8 @@ class Load:
         period = self.threads / self.rate
         next_at = now()
         while not self.stop_flag.is_set():
-            status, body = client.get()
             t = now()
+            status, body = client.get()
             with self.lock:
                 self.sent += 1
                 if status == 200:
@@ -201,6 +202,8 @@ def main():
     p.add_argument("--kill-old", action="store_true")
     p.add_argument("--gap-ms", type=int, default=0)
     p.add_argument("--pause", type=float, default=1.5, help="seconds after each convergence (min reload interval)")
+    p.add_argument("--pause-random", type=float, default=0,
+                   help="plus a uniformly random 0..this many seconds (so that a periodic job is met at random)")
     p.add_argument("--timeout", type=float, default=10)
     p.add_argument("--site")
     p.add_argument("--check-cmd")
@@ -255,7 +258,7 @@ def main():
             ip = new_ip
             if args.kill_old:
                 backends[NAME_OF[old_ip]].start()
-            time.sleep(args.pause)
+            time.sleep(args.pause + random.uniform(0, args.pause_random))
     finally:
         if load:
             load.stop()

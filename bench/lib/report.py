@@ -52,13 +52,19 @@ def main():
                   ms(sum(t) / len(t)), ms(min(t)), ms(max(t))))
     if job:
         t = times(job)
-        run_median, run_p99 = pct(t, 50), pct(t, 99)
+        run_median, run_p99, runs = pct(t, 50), pct(t, 99), len(t)
         # The job fires at a uniformly random moment of its period after the change.
         print("| once-a-minute polling job (modelled: U(0, %gs) wait + the job's own run, measured) | %d | %s | %s | %s | %s | %s |" % (
             args.poll_period, len(t), ms(args.poll_period / 2 + run_median), ms(0.99 * args.poll_period + run_p99),
             ms(args.poll_period / 2 + sum(t) / len(t)), ms(min(t)), ms(args.poll_period + max(t))))
+    cron = load(args.dir, "cron")
+    if cron:
+        t = times(cron)
+        print("| a real once-a-minute job (`sleep 60` loop), recreates at random moments | %d | %s | %s | %s | %s | %s |" % (
+            len(t), ms(pct(t, 50)), ms(pct(t, 99)), ms(sum(t) / len(t)), ms(min(t)), ms(max(t))))
+    if job:
         print("\nThe polling job's own run (kubectl get + sed + `nginx -t` + reload, started right at the recreate): "
-              "median %s, p99 %s over %d runs." % (ms(run_median), ms(run_p99), len(t)))
+              "median %s, p99 %s over %d runs." % (ms(run_median), ms(run_p99), runs))
     if floor and daemon:
         f, d = pct(times(floor), 50), times(daemon)
         r50, r99 = (pct(d, 50) - settle) / f, (pct(d, 99) - settle) / f
@@ -80,7 +86,7 @@ def main():
             # The backend is killed just before the control request: both count from there.
             windows = [(r["failWindow"], r["fromRequest"]) for r in run["rounds"] if r["converged"] is not None]
             over = [w for w, c in windows if w > c]
-            print("Failed-request window (recreate → last failed answer) per recreate: median %s, max %s; "
+            print("Failed-request window (kill and recreate → the last request sent that failed) per recreate: median %s, max %s; "
                   "longer than that recreate's convergence time (both from the kill) in %d of %d recreates." % (
                       ms(pct([w for w, _ in windows], 50)), ms(max(w for w, _ in windows)), len(over), len(windows)))
 
