@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 fail() { printf '\ndemo FAILED: %s\n' "$*" >&2; exit 1; }
 
 # 1. What the demo needs (installed only when missing, and only as root).
@@ -23,10 +24,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
-say "building ipsyncd"
-swift build --product ipsyncd 2>&1 | tail -1
-ipsyncd="$(swift build --show-bin-path)/ipsyncd"
-
 work=$(mktemp -d /tmp/ipsyncd-demo.XXXXXX)
 pids=()
 cleanup() {
@@ -37,6 +34,13 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "building ipsyncd"
+swift build --product ipsyncd >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "swift build failed"; }
+tail -1 "$work/build.log"
+ipsyncd="$(swift build --show-bin-path)/ipsyncd"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -58,7 +62,8 @@ PY
 
 say "starting the test Kubernetes API server (HTTPS, client certificates)"
 mkdir -p "$work/api"
-tail -f /dev/null | python3 Tests/Fixtures/apiserver/apiserver.py --dir "$work/api" >"$work/api/ready" 2>"$work/api/log" &
+python3 Tests/Fixtures/apiserver/apiserver.py --dir "$work/api" --ignore-stdin \
+    </dev/null >"$work/api/ready" 2>"$work/api/log" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/api/ready" ] && break; sleep 0.1; done
 [ -s "$work/api/ready" ] || fail "the API server did not start: $(cat "$work/api/log")"
@@ -66,14 +71,17 @@ control=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contr
 apictl() { python3 Tests/Fixtures/apiserver/apictl.py --control "$control" "$@" >/dev/null; }
 export KUBECONFIG="$work/api/kubeconfig-cert.yaml"
 
+# The ClusterIPs: loopback addresses in a 127.0.N.0/24 of this run's own, so that two demos (or a
+# benchmark) running at once never meet.
+net="127.0.$((RANDOM % 250 + 1))"
 say "Services in namespace flowmaster, and a backend behind each ClusterIP"
-apictl create frontend-nextjs --cluster-ip 127.0.0.10 --port http:13000
-apictl create api-gateway --cluster-ip 127.0.0.11 --port http:19000
-apictl create websocket-gateway --cluster-ip 127.0.0.12 --port http:18080
-backend frontend-nextjs 127.0.0.10 13000
-backend "api-gateway (old)" 127.0.0.11 19000
-backend websocket-gateway 127.0.0.12 18080
-if command -v kubectl >/dev/null 2>&1; then KUBECACHEDIR="$work/kcache" kubectl get svc -n flowmaster; fi
+apictl create frontend-nextjs --cluster-ip $net.10 --port http:13000
+apictl create api-gateway --cluster-ip $net.11 --port http:19000
+apictl create websocket-gateway --cluster-ip $net.12 --port http:18080
+backend frontend-nextjs $net.10 13000
+backend "api-gateway (old)" $net.11 19000
+backend websocket-gateway $net.12 18080
+if command -v kubectl >/dev/null 2>&1; then KUBECACHEDIR="$work/kcache" kubectl get svc -n flowmaster || true; fi
 
 say "nginx on loopback, with the flowmaster site rendered from templates/flowmaster.conf.tmpl"
 port=$(free_port)
@@ -88,6 +96,9 @@ http {
     access_log off;
     client_body_temp_path $work/nginx/tmp_body;
     proxy_temp_path $work/nginx/tmp_proxy;
+    fastcgi_temp_path $work/nginx/tmp_fastcgi;
+    uwsgi_temp_path $work/nginx/tmp_uwsgi;
+    scgi_temp_path $work/nginx/tmp_scgi;
     include sites-enabled/*;
 }
 CONF
@@ -105,27 +116,34 @@ say "starting ipsyncd run"
 "$ipsyncd" run "${common[@]}" --log-format text >"$work/ipsyncd.log" 2>&1 &
 daemon=$!
 pids+=($daemon)
+for _ in $(seq 200); do grep -q "resync" "$work/ipsyncd.log" && break; sleep 0.1; done
+grep -q "resync" "$work/ipsyncd.log" || { cat "$work/ipsyncd.log"; fail "ipsyncd did not start"; }
 "$ipsyncd" status "${common[@]}" || true
 
-say "recreating api-gateway: its ClusterIP changes from 127.0.0.11 to 127.0.0.21"
-backend "api-gateway (new)" 127.0.0.21 19000
-sleep 0.3
-start=$(date +%s%N)
-apictl recreate api-gateway --cluster-ip 127.0.0.21 --gap-ms 200
+say "recreating api-gateway: its ClusterIP changes from $net.11 to $net.21"
+backend "api-gateway (new)" $net.21 19000
+# The answer carries the moment the API server sent the ADDED event (time.time_ns()).
+added=$(python3 Tests/Fixtures/apiserver/apictl.py --control "$control" recreate api-gateway \
+    --cluster-ip $net.21 --gap-ms 200 | python3 -c 'import json,sys; print(json.load(sys.stdin)["emittedAtNs"])')
 for _ in $(seq 200); do
     answer=$(curl -fsS "http://127.0.0.1:$port/api/users" 2>/dev/null || true)
     case "$answer" in *"(new)"*) break ;; esac
     sleep 0.05
 done
 case "$answer" in *"(new)"*) ;; *) cat "$work/ipsyncd.log"; fail "traffic did not follow the recreate" ;; esac
-echo "through nginx: $answer(converged $(( ($(date +%s%N) - start) / 1000000 )) ms after the recreate, 200 ms of it the delete→create gap)"
+echo "through nginx: $answer"
+echo "(traffic followed $(( ($(date +%s%N) - added) / 1000000 )) ms after the API server announced the new Service)"
 
 say "what ipsyncd logged"
+# nginx may serve the new address a moment before ipsyncd logs the confirmed reload.
+for _ in $(seq 100); do grep -q "$net.11:19000 → $net.21:19000" "$work/ipsyncd.log" && break; sleep 0.05; done
 cat "$work/ipsyncd.log"
-grep -q "127.0.0.11:19000 → 127.0.0.21:19000" "$work/ipsyncd.log" || fail "no journal line for the change"
+grep -q "$net.11:19000 → $net.21:19000" "$work/ipsyncd.log" || fail "no journal line for the change"
 
 say "what changed in the site file (last good copy → live)"
-diff -u "$work/state/last-good/flowmaster" "$work/nginx/sites-available/flowmaster" || true
+changed=0
+diff -u "$work/state/last-good/flowmaster" "$work/nginx/sites-available/flowmaster" || changed=$?
+[ "$changed" = 1 ] || fail "no last good copy, or the site file did not change"
 [ -L "$work/nginx/sites-enabled/flowmaster" ] || fail "the site symlink was replaced"
 
 say "ipsyncd status"

@@ -43,7 +43,7 @@ struct KubectlFidelityTests {
         /// kubectl's result, whatever its exit status.
         func attempt(_ arguments: [String]) async throws -> ProcessResult {
             let (path, environment) = (path, environment)
-            return try await blocking { try runCommand(path, ["--request-timeout=20s"] + arguments, environment: environment) }
+            return try await blocking { try runProcess(path, ["--request-timeout=20s"] + arguments, environment: environment) }
         }
     }
 

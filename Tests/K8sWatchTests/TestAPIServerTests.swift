@@ -31,7 +31,7 @@ struct TestAPIServerTests {
         async throws -> (status: Int, headers: String, body: String, exit: Int32) {
         let arguments = ["-sS", "-D", "-", "--max-time", "20"] + authArguments(server, auth) + extra + [server.url + path]
         let curl = try curlPath()
-        let result = try await blocking { try runCommand(curl, arguments) }
+        let result = try await blocking { try runProcess(curl, arguments) }
         let parts = result.stdout.components(separatedBy: "\r\n\r\n")
         let statusLine = parts.first?.split(separator: "\r\n").first ?? ""
         let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
@@ -126,7 +126,7 @@ struct TestAPIServerTests {
         let server = try await TestAPIServer.start()
         let arguments = ["-sS", "--max-time", "20", "--cacert", server.otherCAPath, server.url + "/api"]
         let curl = try Self.curlPath()
-        let result = try await blocking { try runCommand(curl, arguments) }
+        let result = try await blocking { try runProcess(curl, arguments) }
         #expect(result.status == 60, "curl exit \(result.status): \(result.stderr)")  // 60: peer certificate not verified
     }
 
@@ -297,6 +297,38 @@ struct TestAPIServerTests {
         } while !token.isEmpty && pages < 10
         #expect(pages == 3)
         #expect(names == (0..<5).map { "page-\($0)" })
+    }
+
+    @Test func expiredContinueTokenGets410() async throws {
+        let server = try await TestAPIServer.start()
+        try server.bulk(prefix: "page", count: 5)
+        let first = try Self.json(try await Self.get(server, "/api/v1/namespaces/flowmaster/services?limit=2").body)
+        let token = try #require((first["metadata"] as? [String: Any])?["continue"] as? String)
+        try server.create("newer", clusterIP: "10.43.2.2")
+        try server.fault("compact")
+        let next = try await Self.get(server, "/api/v1/namespaces/flowmaster/services?limit=2&continue=\(token)")
+        #expect(next.status == 410)
+        #expect(try Self.json(next.body)["reason"] as? String == "Expired")
+    }
+
+    @Test func selectorsFilterListsAndWatches() async throws {
+        let server = try await TestAPIServer.start(services: Self.seeded)
+        let byName = try await Self.get(server, "/api/v1/namespaces/flowmaster/services?fieldSelector=metadata.name%3Dapi-gateway")
+        #expect(Self.names(try Self.json(byName.body)) == ["api-gateway"])
+        let byLabel = try await Self.get(server, "/api/v1/namespaces/flowmaster/services?labelSelector=app%3Dfrontend-nextjs")
+        #expect(Self.names(try Self.json(byLabel.body)) == ["frontend-nextjs"])
+        let otherNamespace = try await Self.get(server, "/api/v1/namespaces/elsewhere/services")
+        #expect(otherNamespace.status == 200)
+        #expect(Self.names(try Self.json(otherNamespace.body)).isEmpty)
+        let rv = try server.stats().resourceVersion
+        let watch = try Self.watch(server, "resourceVersion=\(rv)&timeoutSeconds=20&fieldSelector=metadata.name%3Dapi-gateway")
+        defer { watch.stop() }
+        try await Self.waitForOpenWatches(server, 1)
+        try server.update("frontend-nextjs", clusterIP: "10.43.0.21")
+        try server.update("api-gateway", clusterIP: "10.43.0.13")
+        #expect(await watch.line { $0.contains("MODIFIED") } != nil)
+        #expect(try Self.events(watch.lines).map { ($0["object"] as? [String: Any])?["metadata"] as? [String: Any] }
+            .map { $0?["name"] as? String } == ["api-gateway"])
     }
 
     @Test func statsCountListsAndWatches() async throws {

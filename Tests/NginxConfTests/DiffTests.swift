@@ -81,7 +81,7 @@ import TestSupport
     /// Random edits over unique lines (inserted lines are new): the minimal diff is unique, so GNU
     /// diff's output is the expected output.
     @Test func generatedUniqueLineEditsMatchGNUDiff() throws {
-        var random = SeededRandom(seed: 0x5EED_D1FF)
+        var random = SplitMix64(seed: 0x5EED_D1FF)
         let dir = try TempDir("diff-unique")
         var fresh = 0
         for round in 0..<60 {
@@ -111,7 +111,7 @@ import TestSupport
             "location /api/ {\r\n", "\r\n", "# caf\u{E9}\n", "--- a\n", "+++ b\n", "@@ -1 +1 @@\n",
             "\\ No newline at end of file\n", " \n", "\t}\n",
         ].map { Array($0.utf8) } + [[0xFF, 0xFE, 0x41, 0x0A], [0x23, 0xE9, 0x0D, 0x0A]]
-        var random = SeededRandom(seed: 20_261_127)
+        var random = SplitMix64(seed: 20_261_127)
         let dir = try TempDir("diff-patch")
         for round in 0..<200 {
             let old = (0..<Int.random(in: 0...50, using: &random)).map { _ in pool.randomElement(using: &random)! }
@@ -200,17 +200,4 @@ private func expectPatchRoundTrip(old: [UInt8], new: [UInt8], dir: TempDir, _ na
     let patched = (try? readBytes(outPath)) ?? []
     let same = patched == new
     #expect(same, "\(name): patched bytes differ\n\(String(decoding: diff, as: UTF8.self))")
-}
-
-/// SplitMix64: a fixed seed gives the same cases on every run and every machine.
-private struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

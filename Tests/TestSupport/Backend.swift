@@ -7,7 +7,7 @@ public final class Backend: @unchecked Sendable {
     public let name: String
     public let host: String
     public let port: Int
-    private let process: Process
+    private let process: SpawnedProcess
 
     /// `host:port`, as a site's `proxy_pass` names it.
     public var address: String { "\(host):\(port)" }
@@ -33,25 +33,20 @@ public final class Backend: @unchecked Sendable {
         guard let python = findExecutable("python3") else { throw SandboxError("python3 is not installed") }
         self.name = name
         self.host = host
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", Self.script, host, String(port), "backend \(name)"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        // The first line is the bound port; EOF first means the server failed to start.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let data = out.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            line.append(data)
+        let out = try SpawnedProcess.pipe()
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null); close(out.read) }
+        do {
+            defer { close(out.write) }
+            process = try SpawnedProcess(python, ["-c", Self.script, host, String(port), "backend \(name)"], environment: nil,
+                                         stdin: null, stdout: out.write, stderr: null)
         }
-        guard let bound = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        // The first line is the bound port; EOF first means the server failed to start.
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(out.read, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
+        guard let bound = Int(String(decoding: line, as: UTF8.self)) else {
+            process.terminate(grace: 0)
             throw SandboxError("backend \(name) did not start on \(host):\(port)")
         }
         self.port = bound
@@ -62,12 +57,8 @@ public final class Backend: @unchecked Sendable {
         "127.\(Int.random(in: 1...254)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))"
     }
 
-    /// SIGKILL: Foundation's Process starts children with the spawning thread's signal mask,
-    /// in which SIGTERM may be blocked.
-    public func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    /// Stops and reaps the server (idempotent).
+    public func stop() { process.terminate(grace: 2) }
 
     deinit { stop() }
 }

@@ -13,12 +13,7 @@ import Glibc
 public final class IpsyncdProcess: @unchecked Sendable {
     public let pid: pid_t
     public let arguments: [String]
-    private let condition = NSCondition()
-    private var outBytes: [UInt8] = []
-    private var errLines: [String] = []
-    private var errPending: [UInt8] = []
-    private var streamsOpen = 2
-    private var exitStatus: Int32?
+    private let state = OutputState()
 
     /// Where the binary is: `$IPSYNCD_BINARY`, else beside the running test bundle (the build's bin
     /// directory, which `swift test` builds `ipsyncd` into), else `.build/debug/ipsyncd`.
@@ -56,6 +51,7 @@ public final class IpsyncdProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        closeInheritedDescriptors(&actions)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -72,81 +68,45 @@ public final class IpsyncdProcess: @unchecked Sendable {
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0
-        let spawned = posix_spawn(&child, binary, &actions, &attributes, argv, envp)
+        let spawnError = posix_spawn(&child, binary, &actions, &attributes, argv, envp)
         close(outPipe[1])
         close(errPipe[1])
-        guard spawned == 0 else {
+        guard spawnError == 0 else {
             close(outPipe[0]); close(errPipe[0])
-            throw SandboxError("posix_spawn \(binary) failed: errno \(spawned)")
+            throw SandboxError("posix_spawn \(binary) failed: errno \(spawnError)")
         }
         pid = child
-        let (outFD, errFD) = (outPipe[0], errPipe[0])
-        Thread.detachNewThread { [self] in pump(outFD, isStderr: false) }
-        Thread.detachNewThread { [self] in pump(errFD, isStderr: true) }
-        Thread.detachNewThread { [self] in reap() }
+        // The threads hold the state, not `self`: releasing the value still stops the process.
+        let (outFD, errFD, state, spawned) = (outPipe[0], errPipe[0], state, child)
+        Thread.detachNewThread { state.pump(outFD, isStderr: false) }
+        Thread.detachNewThread { state.pump(errFD, isStderr: true) }
+        Thread.detachNewThread { state.reap(spawned) }
     }
 
     deinit { stop() }
 
-    private func pump(_ fd: Int32, isStderr: Bool) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            condition.lock()
-            if count <= 0 {
-                if isStderr && !errPending.isEmpty { errLines.append(String(decoding: errPending, as: UTF8.self)) }
-                streamsOpen -= 1
-                condition.broadcast()
-                condition.unlock()
-                close(fd)
-                return
-            }
-            if isStderr {
-                errPending += buffer[..<count]
-                while let newline = errPending.firstIndex(of: UInt8(ascii: "\n")) {
-                    errLines.append(String(decoding: errPending[..<newline], as: UTF8.self))
-                    errPending.removeSubrange(...newline)
-                }
-            } else {
-                outBytes += buffer[..<count]
-            }
-            condition.broadcast()
-            condition.unlock()
-        }
-    }
-
-    private func reap() {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // Exit code, or 128 + signal like a shell says it.
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        condition.lock()
-        exitStatus = code
-        condition.broadcast()
-        condition.unlock()
-    }
-
     // MARK: Output
 
     /// Every complete stderr line so far (the log, with `--log-format text`).
-    public var lines: [String] { condition.withLock { errLines } }
+    public var lines: [String] { state.condition.withLock { state.errLines } }
     /// The whole stderr so far, for failure messages.
     public var log: String { lines.joined(separator: "\n") }
     /// stdout so far, as bytes (a diff must compare byte for byte).
-    public var stdoutBytes: [UInt8] { condition.withLock { outBytes } }
+    public var stdoutBytes: [UInt8] { state.condition.withLock { state.outBytes } }
     public var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
 
     /// The first stderr line at index ≥ `from` that matches, waiting up to `timeout` seconds;
     /// nil if none came in time or the process closed stderr without one.
     public func waitForLine(from: Int = 0, timeout: Double = 20, where matches: (String) -> Bool) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
+        let condition = state.condition
         condition.lock()
         defer { condition.unlock() }
         while true {
-            if from < errLines.count, let found = errLines[from...].first(where: matches) { return found }
-            if streamsOpen == 0 || !condition.wait(until: deadline) {
-                return from < errLines.count ? errLines[from...].first(where: matches) : nil
+            let lines = state.errLines
+            if from < lines.count, let found = lines[from...].first(where: matches) { return found }
+            if state.streamsOpen == 0 || !condition.wait(until: deadline) {
+                return from < state.errLines.count ? state.errLines[from...].first(where: matches) : nil
             }
         }
     }
@@ -157,24 +117,25 @@ public final class IpsyncdProcess: @unchecked Sendable {
     // MARK: Signals and exit
 
     public func signal(_ signal: Int32) {
-        condition.lock()
-        defer { condition.unlock() }
+        state.condition.lock()
+        defer { state.condition.unlock() }
         // Only while not reaped: after waitpid the pid may belong to another process.
-        if exitStatus == nil { kill(pid, signal) }
+        if state.exitStatus == nil { kill(pid, signal) }
     }
 
     /// The exit code (128 + N after signal N) once it exited and its output is read, waiting up to
     /// `timeout` seconds; nil if it still runs.
     public func waitForExit(timeout: Double = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
+        let condition = state.condition
         condition.lock()
         defer { condition.unlock() }
         // A grandchild that inherited stdout/stderr may hold them open a little longer: past the
         // deadline, an exit status alone is enough.
-        while exitStatus == nil || streamsOpen > 0 {
+        while state.exitStatus == nil || state.streamsOpen > 0 {
             if !condition.wait(until: deadline) { break }
         }
-        return exitStatus
+        return state.exitStatus
     }
 
     /// SIGKILL and wait until reaped.
@@ -207,5 +168,54 @@ public final class IpsyncdProcess: @unchecked Sendable {
             throw SandboxError("ipsyncd \(arguments.joined(separator: " ")) did not exit within \(timeout) s:\n\(process.log)")
         }
         return Result(status: status, stdout: process.stdoutBytes, stderr: process.log)
+    }
+}
+
+/// What the reader and reaper threads share with the process value.
+private final class OutputState: @unchecked Sendable {
+    let condition = NSCondition()
+    var outBytes: [UInt8] = []
+    var errLines: [String] = []
+    var errPending: [UInt8] = []
+    var streamsOpen = 2
+    var exitStatus: Int32?
+
+    func pump(_ fd: Int32, isStderr: Bool) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            condition.lock()
+            if count <= 0 {
+                if isStderr && !errPending.isEmpty { errLines.append(String(decoding: errPending, as: UTF8.self)) }
+                streamsOpen -= 1
+                condition.broadcast()
+                condition.unlock()
+                close(fd)
+                return
+            }
+            if isStderr {
+                errPending += buffer[..<count]
+                while let newline = errPending.firstIndex(of: UInt8(ascii: "\n")) {
+                    errLines.append(String(decoding: errPending[..<newline], as: UTF8.self))
+                    errPending.removeSubrange(...newline)
+                }
+            } else {
+                outBytes += buffer[..<count]
+            }
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    func reap(_ pid: pid_t) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // Exit code, or 128 + signal like a shell says it.
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        condition.lock()
+        exitStatus = code
+        condition.broadcast()
+        condition.unlock()
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// A real nginx in a temporary prefix, run in the foreground (`daemon off;`) as this process's
 /// child so that it is always reaped. Everything it writes (pid, logs, temp paths) stays in the
-/// prefix; it listens on a free ephemeral port of 127.0.0.1. The site is
+/// prefix; it listens on a free port of a random loopback address (127.X.Y.Z: parallel tests that
+/// grab ephemeral ports of 127.0.0.1 never take its port between the pick and nginx's bind). The site is
 /// `sites-available/flowmaster`, loaded through the symlink `sites-enabled/flowmaster` by
 /// `include sites-enabled/*;`, as on Debian.
 public final class NginxSandbox: @unchecked Sendable {
@@ -10,7 +11,7 @@ public final class NginxSandbox: @unchecked Sendable {
     public let port: Int
     public let nginx: String
     private let lock = NSLock()
-    private var process: Process?
+    private var process: SpawnedProcess?
 
     public var prefix: String { dir.path }
     public var confPath: String { dir.file("nginx.conf") }
@@ -20,23 +21,26 @@ public final class NginxSandbox: @unchecked Sendable {
     public var sitePath: String { dir.file("sites-enabled/flowmaster") }
     /// Its target, `sites-available/flowmaster`.
     public var siteTarget: String { dir.file("sites-available/flowmaster") }
-    /// `listen` address for the site: `127.0.0.1:PORT`.
-    public var listen: String { "127.0.0.1:\(port)" }
+    /// The loopback address nginx listens on.
+    public let host: String
+    /// `listen` address for the site: `HOST:PORT`.
+    public var listen: String { "\(host):\(port)" }
     /// For the applier: `nginx -t -p PREFIX -c {config}`.
     public var checkCommand: String { "\(nginx) -t -p \(prefix)/ -c {config}" }
     public var reloadCommand: String { "\(nginx) -p \(prefix)/ -c \(confPath) -s reload" }
 
-    /// `site` gets the listen address (`127.0.0.1:PORT`) and returns the site file's text;
+    /// `site` gets the listen address (`HOST:PORT`) and returns the site file's text;
     /// `httpInclude` is the main config's include inside `http {}`.
     public init(site: (_ listen: String) -> String, httpInclude: String = "sites-enabled/*",
                 label: String = "nginx-sandbox") throws {
         guard let nginx = findExecutable("nginx") else { throw SandboxError("nginx is not installed (Debian: nginx-light)") }
         self.nginx = nginx
         dir = try TempDir(label)
-        port = try freePort()
+        host = Backend.randomLoopbackHost()
+        port = try freePort(host: host)
         try dir.write("nginx.conf", Self.mainConfig(prefix: dir.path, include: httpInclude))
         try FileManager.default.createDirectory(atPath: dir.file("tmp"), withIntermediateDirectories: true)
-        try dir.write("sites-available/flowmaster", site("127.0.0.1:\(port)"))
+        try dir.write("sites-available/flowmaster", site("\(host):\(port)"))
         try FileManager.default.createDirectory(atPath: dir.file("sites-enabled"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: sitePath, withDestinationPath: "../sites-available/flowmaster")
     }
@@ -78,19 +82,16 @@ public final class NginxSandbox: @unchecked Sendable {
 
     /// Starts nginx and waits until its master has a worker and the port accepts connections.
     public func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: nginx)
-        process.arguments = ["-p", prefix + "/", "-c", confPath, "-e", errorLog]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
+        let process = try SpawnedProcess(nginx, ["-p", prefix + "/", "-c", confPath, "-e", errorLog], environment: nil,
+                                         stdin: null, stdout: null, stderr: null)
         lock.withLock { self.process = process }
         for _ in 0..<1000 {
-            if !process.isRunning {
+            if process.poll() != nil {
                 throw SandboxError("nginx exited at start: " + ((try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? ""))
             }
-            if !workerPids.isEmpty && canConnect(host: "127.0.0.1", port: port) { return }
+            if !workerPids.isEmpty && canConnect(host: host, port: port) { return }
             usleep(10_000)
         }
         throw SandboxError("nginx did not start listening on \(listen) within 10 s")
@@ -98,18 +99,18 @@ public final class NginxSandbox: @unchecked Sendable {
 
     /// SIGQUIT (graceful), then SIGTERM and SIGKILL if it lingers; the master is reaped, stray workers killed.
     public func stop() {
-        guard let process = lock.withLock({ () -> Process? in defer { self.process = nil }; return self.process }) else { return }
-        let master = process.processIdentifier
+        guard let process = lock.withLock({ () -> SpawnedProcess? in defer { self.process = nil }; return self.process }) else { return }
+        let master = process.pid
         let workers = processChildren(of: master)
-        for (signal, tries) in [(SIGQUIT, 300), (SIGTERM, 200), (SIGKILL, 200)] where process.isRunning {
+        for (signal, tries) in [(SIGQUIT, 300), (SIGTERM, 200), (SIGKILL, 200)] where process.poll() == nil {
             kill(master, signal)
-            for _ in 0..<tries where process.isRunning { usleep(10_000) }
+            for _ in 0..<tries where process.poll() == nil { usleep(10_000) }
         }
-        process.waitUntilExit()
+        _ = process.wait(timeout: 3600)
         for worker in workers { kill(worker, SIGKILL) }
     }
 
-    public var masterPid: pid_t? { lock.withLock { process?.processIdentifier } }
+    public var masterPid: pid_t? { lock.withLock { process?.pid } }
 
     /// The master's live children (its workers).
     public var workerPids: Set<pid_t> {
@@ -119,7 +120,7 @@ public final class NginxSandbox: @unchecked Sendable {
 
     /// GET through nginx: (status, body).
     public func get(_ path: String) throws -> (status: Int, body: String) {
-        try httpGet(host: "127.0.0.1", port: port, path: path)
+        try httpGet(host: host, port: port, path: path)
     }
 
     /// GETs `path` until the body contains `text` (for at most `attempts` × 20 ms): old workers

@@ -125,4 +125,22 @@ struct ApplyStagingTests {
         #expect(ApplyFixture.isSymlink(sandbox.sitePath))
         #expect(!FileManager.default.fileExists(atPath: state.file("pending-reload")))
     }
+
+    @Test func applyUndoesAnInterruptedUncheckedSwapFirst() async throws {
+        let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.2:9") })
+        let state = try TempDir("ipsyncd-state")
+        let good = try readBytes(sandbox.siteTarget)
+        try state.write("last-good/flowmaster", good)
+        try state.write("pending-reload", "site=\(sandbox.siteTarget)\nbytes=9\nphase=unchecked\ntime=0\n")
+        try sandbox.dir.write("sites-available/flowmaster", "unchecked")
+
+        // A caller that planned from the unchecked bytes is told to plan again from the good ones.
+        let error = await #expect(throws: ApplyError.self) {
+            try await ApplyFixture.applier(sandbox, stateDir: state.path, reloadCommand: "exit 1")
+                .apply(candidate: ApplyFixture.bytes("# new\n"), expected: ApplyFixture.bytes("unchecked"))
+        }
+        #expect(error?.code == .siteChanged)
+        #expect(try readBytes(sandbox.siteTarget) == good)
+        #expect(!FileManager.default.fileExists(atPath: state.file("pending-reload")))
+    }
 }

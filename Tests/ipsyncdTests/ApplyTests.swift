@@ -167,6 +167,27 @@ struct ApplyTests {
         #expect(!sandbox.workerPids.subtracting(workersBefore).isEmpty)
     }
 
+    @Test func reloadNginxRejectsIsNotConfirmed() async throws {
+        // `nginx -t` does not bind, so a listen address another process holds passes the check;
+        // the reload then fails inside nginx (bind), which keeps its old workers.
+        let holder = try Backend(name: "holder")
+        defer { holder.stop() }
+        let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.2:9") })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        let state = try TempDir("ipsyncd-state")
+        let workersBefore = sandbox.workerPids
+        let candidate = ApplyFixture.bytes(NginxSandbox.proxySite(listen: sandbox.listen, backend: "127.0.0.3:9")
+            + "server { listen \(holder.address); }\n")
+        let error = await #expect(throws: ApplyError.self) {
+            try await ApplyFixture.applier(sandbox, stateDir: state.path, timeout: .seconds(2))
+                .apply(candidate: candidate, expected: try readBytes(sandbox.siteTarget))
+        }
+        #expect(error?.code == .reloadNotConfirmed)
+        #expect(sandbox.workerPids == workersBefore)
+        #expect(FileManager.default.fileExists(atPath: state.file("pending-reload")))
+    }
+
     @Test func failedReloadIsRetriedUntilItSucceeds() async throws {
         let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.2:9") })
         try sandbox.start()

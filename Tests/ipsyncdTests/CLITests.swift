@@ -121,4 +121,54 @@ private func ipsyncd(_ arguments: [String], home: String = "/nonexistent") throw
         let status = try ipsyncd(["status"] + setup.arguments)
         #expect(status.status == 1 && status.stderr.contains("cannot read the Services"))
     }
+
+    @Test func runDryRunLogsTheChangeWritesNothingAndStopsOnSIGTERM() throws {
+        let setup = try Setup(apiGateway: "10.43.7.3")
+        let before = try readBytes(setup.site)
+        let log = setup.dir.file("run.log")
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--dry-run"] + setup.arguments
+        process.environment = ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/nonexistent"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+        var text = ""
+        for _ in 0..<300 where !text.contains("would change") {
+            usleep(50_000)
+            text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        }
+        #expect(text.contains("would change /api/ api-gateway 10.43.0.12:9000 → 10.43.7.3:9000"), "\(text)")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(try readBytes(setup.site) == before)
+    }
+
+    @Test func syncAppliesToARealNginxThenStatusIsInSync() throws {
+        let server = try TestAPIServer(services: [
+            ServiceSpec("frontend-nextjs", clusterIP: "127.0.0.2", ports: [.init(name: "http", port: 8080, targetPort: 3000)]),
+        ])
+        let sandbox = try NginxSandbox(site: { NginxSandbox.proxySite(listen: $0, backend: "127.0.0.1:1") })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        let arguments = ["--kubeconfig", server.kubeconfigCert, "--route", "/=frontend-nextjs", "--site", sandbox.sitePath,
+                         "--nginx-conf", sandbox.confPath, "--check-command", sandbox.checkCommand,
+                         "--reload-command", sandbox.reloadCommand, "--state-dir", sandbox.dir.file("state"),
+                         "--log-format", "text"]
+        let before = try ipsyncd(["status"] + arguments)
+        #expect(before.status == 1)
+        let sync = try ipsyncd(["sync"] + arguments)
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(sync.stderr.contains("/ frontend-nextjs 127.0.0.1:1 → 127.0.0.2:8080"), "\(sync.stderr)")
+        #expect(try String(contentsOfFile: sandbox.siteTarget, encoding: .utf8).contains("proxy_pass http://127.0.0.2:8080;"))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: sandbox.sitePath) == "../sites-available/flowmaster")
+        let after = try ipsyncd(["status"] + arguments)
+        #expect(after.status == 0, "\(after.stdout)")
+        let again = try ipsyncd(["sync"] + arguments)
+        #expect(again.status == 0 && again.stderr.contains("in sync"), "\(again.stderr)")
+    }
 }

@@ -136,6 +136,7 @@ import TestSupport
         #expect(output.exitCode == 0, "\(out)")
         #expect(out.contains("WARN  route /api/: ") && out.contains("api-gateway is absent"))
         #expect(out.contains("WARN  staged check: "))
+        #expect(out.contains("WARN  config: check_command `touch "))
     }
 
     // MARK: render
@@ -149,6 +150,13 @@ import TestSupport
         let path = fixture.dir.file("rendered.conf")
         let written = await Commands.render(settings: fixture.settings, output: path, source: .fixed(flowmasterSnapshot()))
         #expect(written.exitCode == 0 && written.stdout.isEmpty)
+        #expect(try readBytes(path) == output.stdout)
+        // Through a symlink: the link stays, its target gets the bytes.
+        try FileManager.default.createSymbolicLink(atPath: fixture.dir.file("link.conf"), withDestinationPath: "rendered.conf")
+        try fixture.dir.write("rendered.conf", "old\n")
+        let linked = await Commands.render(settings: fixture.settings, output: fixture.dir.file("link.conf"), source: .fixed(flowmasterSnapshot()))
+        #expect(linked.exitCode == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: fixture.dir.file("link.conf")) == "rendered.conf")
         #expect(try readBytes(path) == output.stdout)
     }
 

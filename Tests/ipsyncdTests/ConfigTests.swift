@@ -247,4 +247,27 @@ import TestSupport
         let layer = try SettingsFileParser.parse(yaml: "template: null\nmetrics_file: ~\n", source: "x")
         #expect(layer.template == nil && layer.metricsFile == nil)
     }
+
+    /// The installed example config (packaging/ipsyncd.yaml) parses, commented and uncommented, to the defaults.
+    @Test func thePackagedExampleConfigMatchesTheDefaults() throws {
+        let path = repositoryRoot.appendingPathComponent("packaging/ipsyncd.yaml").path
+        let text = String(decoding: try readBytes(path), as: UTF8.self)
+        let commented = try Settings.load(configPath: path, overrides: .init())
+        #expect(commented.routes == Route.defaults && commented.namespace == "flowmaster")
+        // "#key: value" and "#  - item" are settings; "# prose" is not.
+        let uncommented = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("#") && line != "#" && (!line.hasPrefix("# ") || line.hasPrefix("#  ")) ? line.dropFirst() : line
+        }.joined(separator: "\n")
+        let dir = try TempDir()
+        let settings = try Settings.load(configPath: try dir.write("ipsyncd.yaml", String(uncommented)), overrides: .init())
+        let defaults = Settings()
+        #expect(settings.kubeconfig != nil && settings.template != nil && settings.metricsFile != nil)
+        #expect(settings.routes == defaults.routes && settings.namespace == defaults.namespace)
+        #expect(settings.site == defaults.site && settings.nginxConf == defaults.nginxConf)
+        #expect(settings.checkCommand == defaults.checkCommand && settings.reloadCommand == defaults.reloadCommand)
+        #expect(settings.settle == defaults.settle && settings.minReloadInterval == defaults.minReloadInterval)
+        #expect(settings.resyncInterval == defaults.resyncInterval && settings.commandTimeout == defaults.commandTimeout)
+        #expect(settings.logFormat == defaults.logFormat && settings.logLevel == defaults.logLevel)
+        #expect(settings.stateDir == defaults.stateDir)
+    }
 }

@@ -62,6 +62,74 @@ import TestSupport
         let metrics = String(decoding: try readBytes(harness.dir.file("ipsyncd.prom")), as: UTF8.self)
         #expect(metrics.contains("ipsyncd_resyncs_total{result=\"applied\"} 1"))
         #expect(metrics.contains("ipsyncd_reloads_total{result=\"ok\"} 1"))
-        #expect(harness.notifications().contains { $0.hasPrefix("READY=1\nSTATUS=resync: /api/ api-gateway") })
+        #expect(await harness.notifications().contains { $0.hasPrefix("READY=1\nSTATUS=resync: /api/ api-gateway") })
+    }
+
+    @Test func sigtermDuringAnApplyFinishesItFirst() async throws {
+        let old = try Backend(name: "old")
+        let new = try Backend(name: "new")
+        defer { old.stop(); new.stop() }
+        let sandbox = try NginxSandbox(site: { listen in
+            "server {\n    listen \(listen);\n    location /api/ {\n        proxy_pass http://\(old.address);\n    }\n}\n"
+        })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        // A grace far above the real 4 s: this test proves the apply is finished first, and a slow machine
+        // must not turn that into a test of speed (the grace itself is tested with a hung check).
+        let harness = try DaemonHarness(stopGrace: .seconds(120)) { settings, dir in
+            // The check announces itself, then takes a moment: SIGTERM arrives in the middle of the apply.
+            let check = try dir.write("bin/check", "#!/bin/sh\ntouch \(dir.file("check-started"))\nsleep 0.3\nexec \(sandbox.checkCommand.replacingOccurrences(of: "{config}", with: "\"$1\""))\n")
+            chmod(check, 0o755)
+            settings.site = sandbox.sitePath
+            settings.nginxConf = sandbox.confPath
+            settings.checkCommand = "\(check) {config}"
+            settings.reloadCommand = sandbox.reloadCommand
+            settings.commandTimeout = .seconds(10)
+        }
+        let run = Task { await harness.daemon.run() }
+        harness.snapshots.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
+                                                                                     ports: [ServicePort(name: "http", port: new.port)])],
+                                                resourceVersion: "2"))
+        #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
+        harness.signals.yield(SIGTERM)
+        #expect(await run.value == 0)
+        #expect(harness.records(result: "applied").count == 1, "\(harness.records.compactMap { $0["message"] as? String })")
+        #expect(harness.messages(containing: "exiting without waiting").isEmpty)
+        #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
+        #expect(await harness.notifications().last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
+    }
+
+    @Test func periodicResyncRelistsAndRepairsAHandEditedTarget() async throws {
+        let old = try Backend(name: "old")
+        let new = try Backend(name: "new")
+        defer { old.stop(); new.stop() }
+        let site: (String, String) -> String = { listen, backend in
+            "server {\n    listen \(listen);\n    location /api/ {\n        proxy_pass http://\(backend);\n    }\n}\n"
+        }
+        let sandbox = try NginxSandbox(site: { site($0, old.address) })
+        try sandbox.start()
+        defer { sandbox.stop() }
+        let harness = try DaemonHarness { settings, _ in
+            settings.site = sandbox.sitePath
+            settings.nginxConf = sandbox.confPath
+            settings.checkCommand = sandbox.checkCommand
+            settings.reloadCommand = sandbox.reloadCommand
+            settings.commandTimeout = .seconds(10)
+            settings.resyncInterval = .milliseconds(300)
+        }
+        let run = Task { await harness.daemon.run() }
+        harness.snapshots.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
+                                                                                     ports: [ServicePort(name: "http", port: new.port)])],
+                                                resourceVersion: "2"))
+        #expect(await harness.eventually { harness.records(result: "applied").count == 1 })
+        // Someone puts the old address back by hand; no Kubernetes event follows.
+        try Data(site(sandbox.listen, old.address).utf8).write(to: URL(fileURLWithPath: sandbox.siteTarget))
+        #expect(await harness.eventually { harness.records(result: "applied").count == 2 })
+        #expect(harness.relists >= 1)
+        let repair = try #require(harness.records(result: "applied").last?["message"] as? String)
+        #expect(repair.hasPrefix("resync: /api/ api-gateway \(old.address) → \(new.address); check ok "))
+        #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
+        harness.signals.yield(SIGTERM)
+        #expect(await run.value == 0)
     }
 }

@@ -15,7 +15,8 @@ final class DaemonHarness: @unchecked Sendable {
     let signals: AsyncStream<Int32>.Continuation
     let daemon: Daemon
     private let snapshotStream: AsyncStream<ServiceSnapshot>
-    private(set) var relists = 0
+    private let relistCount = LockedCounter()
+    var relists: Int { relistCount.value }
 
     static let site = """
         server {
@@ -27,7 +28,7 @@ final class DaemonHarness: @unchecked Sendable {
 
         """
 
-    init(dryRun: Bool = false, watchdogUsec: Int = 0, configure: (inout Settings, TempDir) throws -> Void = { _, _ in },
+    init(dryRun: Bool = false, watchdogUsec: Int = 0, stopGrace: Duration = .seconds(1), configure: (inout Settings, TempDir) throws -> Void = { _, _ in },
          feedError: K8sError? = nil) throws {
         dir = try TempDir("ipsyncd-daemon")
         var settings = Settings()
@@ -54,10 +55,10 @@ final class DaemonHarness: @unchecked Sendable {
         let handler = JSONLogHandler(level: .debug, output: lines.output)
         let feed = SnapshotFeed(description: "scripted", snapshots: snapshotStream,
                                 run: { while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) } },
-                                relist: {}, reconnects: { 0 })
+                                relist: { [relistCount] in relistCount.increment() }, reconnects: { 0 })
         daemon = Daemon(settings: settings, logger: Logger(label: "test") { _ in handler }, dryRun: dryRun,
                         notifier: SystemdNotifier(environment: environment), signals: .scripted(signalStream),
-                        stopGrace: .seconds(1)) { _ throws(K8sError) in
+                        stopGrace: stopGrace) { _ throws(K8sError) in
             if let feedError { throw feedError }
             return feed
         }
@@ -84,15 +85,22 @@ final class DaemonHarness: @unchecked Sendable {
     }
 
     /// Every notification until STOPPING=1 (or 15 s of silence).
-    func notifications() -> [String] {
+    func notifications() async -> [String] {
         var all: [String] = []
-        while let datagram = notify.receive() {
+        while let datagram = await notify.next() {
             let text = String(decoding: datagram, as: UTF8.self)
             all.append(text)
             if text.hasPrefix("STOPPING=1") { break }
         }
         return all
     }
+}
+
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
 }
 
 func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
@@ -116,7 +124,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
         #expect(try readBytes(harness.settingsSite) == before)
-        let notes = harness.notifications()
+        let notes = await harness.notifications()
         #expect(notes.first == "STATUS=starting")
         #expect(notes.contains { $0.hasPrefix("READY=1\nSTATUS=resync (dry run): would change /api/") })
         #expect(notes.last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
@@ -163,7 +171,26 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         #expect(harness.records(result: "failed").first?["level"] as? String == "error")
         #expect(try readBytes(harness.settingsSite) == before)
         // No READY while nothing has succeeded.
-        #expect(!harness.notifications().contains { $0.hasPrefix("READY=1") })
+        let notes = await harness.notifications()
+        #expect(!notes.contains { $0.hasPrefix("READY=1") })
+    }
+
+    @Test func sigtermDuringAHungCheckStillStopsAfterTheGrace() async throws {
+        let harness = try DaemonHarness { settings, dir in
+            let check = try dir.write("bin/check", "#!/bin/sh\ntouch \(dir.file("check-started"))\nsleep 5\n")
+            chmod(check, 0o755)
+            settings.checkCommand = "\(check) {config}"
+            settings.commandTimeout = .seconds(6)
+        }
+        let before = try readBytes(harness.settingsSite)
+        let run = Task { await harness.daemon.run() }
+        harness.snapshots.yield(apiSnapshot("10.43.7.3"))
+        #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
+        harness.signals.yield(SIGTERM)
+        #expect(await run.value == 0)
+        #expect(!harness.messages(containing: "did not finish within 1s; exiting without waiting for it").isEmpty)
+        #expect(try readBytes(harness.settingsSite) == before)
+        #expect(await harness.notifications().last == "STOPPING=1\nSTATUS=stopping; an apply in progress was abandoned")
     }
 
     @Test func startFailsWithExitCodeOneWhenTheKubeconfigIsUnusable() async throws {
@@ -224,7 +251,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         let harness = try DaemonHarness(dryRun: true, watchdogUsec: 100_000)
         let run = Task { await harness.daemon.run() }
         var seen: [String] = []
-        while let datagram = harness.notify.receive() {
+        while let datagram = await harness.notify.next() {
             seen.append(String(decoding: datagram, as: UTF8.self))
             if seen.filter({ $0 == "WATCHDOG=1" }).count >= 3 { break }
         }

@@ -26,8 +26,18 @@ final class DatagramReceiver {
 
     deinit { close(fd) }
 
+    /// One datagram without blocking a thread of the test pool (async tests share two of them with the code
+    /// under test): polls for at most 15 s.
+    func next() async -> [UInt8]? {
+        for _ in 0..<1500 {
+            if let datagram = receive(flags: Int32(MSG_DONTWAIT)) { return datagram }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
     /// One datagram (waits at most 5 s); a passed file descriptor's contents instead when one came with it.
-    func receive() -> [UInt8]? {
+    func receive(flags: Int32 = 0) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var control = [UInt8](repeating: 0, count: 64)
         let count = buffer.withUnsafeMutableBytes { data in
@@ -39,7 +49,7 @@ final class DatagramReceiver {
                     message.msg_iovlen = 1
                     message.msg_control = controlBuffer.baseAddress
                     message.msg_controllen = controlBuffer.count
-                    let received = recvmsg(fd, &message, 0)
+                    let received = recvmsg(fd, &message, flags)
                     return (received, message.msg_controllen)
                 }
             }

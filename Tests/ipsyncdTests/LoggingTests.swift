@@ -140,4 +140,22 @@ let fixedClock: @Sendable () -> timespec = { timespec(tv_sec: 1_795_768_654, tv_
         #expect(ResyncLine.format(.milliseconds(1730)) == "1.7s")
         #expect(ResyncLine.format(.seconds(60)) == "60s")
     }
+
+    @Test func checkCommandIsNamedAsAPersonWould() {
+        #expect(ResyncLine.checkLabel("nginx -t -c {config}") == "nginx -t")
+        #expect(ResyncLine.checkLabel("/usr/sbin/nginx -t -q -c {config}") == "nginx -t -q")
+        #expect(ResyncLine.checkLabel("/opt/bin/check {config}") == "check")
+        #expect(ResyncLine.checkLabel("") == "check")
+    }
+
+    @Test func firstProblemLineSkipsTheSyntaxOkLine() {
+        let output = """
+            nginx: the configuration file /etc/nginx/nginx.conf syntax is ok
+            2026/11/27 08:45:45 [emerg] 28473#28473: chown("/var/lib/nginx/body", 33) failed (1: Operation not permitted)
+            nginx: configuration file /etc/nginx/nginx.conf test failed
+            """
+        #expect(ResyncLine.firstProblemLine(output)?.contains("[emerg]") == true)
+        #expect(ResyncLine.firstProblemLine("\nonly line\n") == "only line")
+        #expect(ResyncLine.firstProblemLine("") == nil)
+    }
 }

@@ -96,6 +96,46 @@ let recreatedAPI = flowmasterSnapshot(["api-gateway": ServiceInfo(name: "api-gat
         #expect(!FileManager.default.fileExists(atPath: fixture.dir.file("reload-ran")))
     }
 
+    @Test func templateModeRendersFromTheTemplateFileAndThenIsInSync() async throws {
+        var fixture = try ResyncFixture(site: Array("# to be rendered\n".utf8))
+        fixture.settings.template = fixturePath("../../templates/flowmaster.conf.tmpl")
+        let pending = await fixture.resyncer().resync(snapshot: flowmasterSnapshot(), dryRun: true)
+        #expect(pending.outcome == .dryRun)
+        #expect(String(decoding: pending.diff, as: UTF8.self).contains("+        proxy_pass http://10.43.0.12:9000;"))
+        let rendered = try #require(pending.plan?.newBytes)
+        try fixture.dir.write("sites-enabled/flowmaster", rendered)
+        let clean = await fixture.resyncer().resync(snapshot: flowmasterSnapshot(), dryRun: false)
+        #expect(clean.outcome == .inSync && !fixture.commandsRan)
+        var missing = fixture
+        missing.settings.template = fixture.dir.file("nope.tmpl")
+        let failed = await missing.resyncer().resync(snapshot: flowmasterSnapshot(), dryRun: true)
+        #expect(failed.outcome == .failed && failed.failure?.contains("cannot read the template") == true)
+    }
+
+    @Test func aFileChangedBeforeTheLockIsPlannedAgain() async throws {
+        let fixture = try ResyncFixture()
+        let lockPath = fixture.dir.file("state/lock")
+        let held = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(held >= 0 && flock(held, LOCK_EX) == 0)
+        let resync = Task { await fixture.resyncer().resync(snapshot: recreatedAPI, dryRun: false) }
+        // The applier opens the lock file once the site is read and planned: wait for its descriptor.
+        func openers() -> Int {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            let suffix = "/" + (fixture.dir.path as NSString).lastPathComponent + "/state/lock"   // the temp path may hold "//"
+            return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)"))?.hasSuffix(suffix) == true }.count
+        }
+        for _ in 0..<500 where openers() < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(openers() == 2)
+        let edited = try flowmasterSite() + Array("# edited by hand\n".utf8)
+        try fixture.dir.write("sites-enabled/flowmaster", edited)
+        close(held)
+        let result = await resync.value
+        // Planned again from the edited file, then the (failing) check ran: not a siteChanged failure.
+        let replanned = result.plan?.oldBytes == edited
+        #expect(replanned)
+        #expect(result.applyError?.code == .checkFailed, "\(result.summary)")
+    }
+
     @Test func aChangeIsCheckedSwappedAndReloadedInARealNginx() async throws {
         let backendOld = "127.0.0.1:1", site = { (listen: String) in
             "server {\n    listen \(listen);\n    location / {\n        proxy_pass http://\(backendOld);\n    }\n}\n"

@@ -24,6 +24,14 @@ public struct Applier: Sendable {
         let lock = try await ApplyLock.acquire(stateDir: options.stateDir, timeout: options.commandTimeout)
         defer { lock.release() }
 
+        // A fallback swap interrupted before its check (and not yet recovered, e.g. a one-shot `sync`
+        // after a crash): the live bytes are unchecked, so put the last good ones back first.
+        if IntentNote.read(stateDir: options.stateDir)?.phase == .unchecked {
+            try restoreLastGood()
+            removeIntentNote()
+            throw ApplyError(code: .siteChanged,
+                             message: "an interrupted, unchecked swap was undone (the last good bytes are back); recompute from the current file")
+        }
         let site = try resolveSite()
         let live: [UInt8]
         do { live = try FileSystem.read(site.target) } catch {
@@ -43,11 +51,9 @@ public struct Applier: Sendable {
             check = try await stagedCheck(candidate: candidate, site: site, main: main, plan: plan)
             try swap(candidate, old: live, site: site, phase: .checked)
         } else {
-            logger.notice("checking by swap, check, restore", metadata: [
-                "site": "\(site.target)",
-                "why": "\(plan.isStaged ? "the check command has no {config}" : plan.summary)",
-            ])
-            check = try await swapCheckRestore(candidate: candidate, old: live, site: site)
+            let why = inPlaceReason(plan)
+            logger.notice("checking by swap, check, restore", metadata: ["site": "\(site.target)", "why": "\(why)"])
+            check = try await swapCheckRestore(candidate: candidate, old: live, site: site, why: why)
         }
         logger.debug("check passed, new bytes swapped in", metadata: [
             "site": "\(site.target)", "staged": "\(staged)", "check_duration": "\(check.duration)",
@@ -154,12 +160,18 @@ public struct Applier: Sendable {
         return result
     }
 
-    /// Fallback when no include loads the site: swap, check the real config, put the old bytes back on failure.
-    private func swapCheckRestore(candidate: [UInt8], old: [UInt8], site: Site) async throws(ApplyError) -> CommandResult {
+    /// Why the check cannot be staged: the plan found no include, or the check command cannot take a staged config.
+    private func inPlaceReason(_ plan: StagingPlan) -> String {
+        plan.isStaged ? "the check command has no {config}" : "no include in \(plan.nginxConf) loads the site"
+    }
+
+    /// Fallback when the check cannot be staged (`why`): swap, check the real config, put the old bytes back on failure.
+    private func swapCheckRestore(candidate: [UInt8], old: [UInt8], site: Site,
+                                  why: String) async throws(ApplyError) -> CommandResult {
         try swap(candidate, old: old, site: site, phase: .unchecked)
         let result = await runCheck(config: options.nginxConf)
         do {
-            try checkPassed(result, what: "the new text for \(site.target) failed the check (no include loads the site, so it was checked in place); the old bytes are back")
+            try checkPassed(result, what: "the new text for \(site.target) failed the check (\(why), so it was checked in place); the old bytes are back")
         } catch {
             do {
                 try FileSystem.replace(site.target, with: old, mode: site.metadata.mode, owner: (site.metadata.uid, site.metadata.gid))

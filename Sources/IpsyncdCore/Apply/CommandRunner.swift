@@ -107,6 +107,9 @@ public struct CommandRunner: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
         posix_spawn_file_actions_adddup2(&actions, stdoutFD, 2)
+        // The child gets 0, 1 and 2 only: no lock, socket or half-written file of the daemon's leaks into
+        // nginx or systemctl (a child holding a file open for writing also makes exec of it fail, ETXTBSY).
+        if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -126,6 +129,12 @@ public struct CommandRunner: Sendable {
         defer { for arg in cArgs { free(arg) } }
         return posix_spawn(&pid, "/bin/sh", &actions, &attributes, &cArgs, environ)
     }
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    /// glibc 2.34+ (Debian 12 has 2.36); Swift's Glibc module does not declare it.
+    private static let addCloseFrom: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0),
+                                                         "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: CloseFrom.self) }
 
     private static func exitCode(_ status: Int32) -> Int32 {
         let signal = status & 0x7f

@@ -13,6 +13,10 @@ extension Commands {
         }
         report.ok("config", (settings.configFile.map { "read \($0)" } ?? "built-in defaults (no config file)")
                   + "; namespace \(settings.namespace); routes " + settings.routes.map(\.description).joined(separator: " "))
+        if !settings.checkCommand.contains("{config}") {
+            report.warn("config", "check_command `\(settings.checkCommand)` has no {config}: it checks the live config, "
+                        + "not the candidate; use something like `nginx -t -c {config}`")
+        }
 
         var snapshot: ServiceSnapshot?
         if let source {

@@ -8,9 +8,9 @@ extension Commands {
         .kubernetes(settings: settings, environment: ProcessEnvironment.current)
     }
 
+    /// `ipsyncd run [--dry-run]`: the daemon, until SIGTERM; its exit code.
     public static func run(settings: Settings, dryRun: Bool) async -> CommandOutput {
-        // TODO(wire): the runtime's Daemon once it is on main.
-        .failure("run is not available yet; use ipsyncd sync")
+        CommandOutput(exitCode: await Daemon(settings: settings, logger: logger, dryRun: dryRun).run())
     }
 
     public static func sync(settings: Settings, dryRun: Bool) async -> CommandOutput {

@@ -36,7 +36,13 @@ enum FileAccess {
 extension FileAccess {
     /// Temp file beside the target, fsync, rename: readers see the old or the new bytes. nil on success,
     /// else what failed. (The live site file is written by the applier, not by this.)
-    static func writeAtomically(_ bytes: [UInt8], to path: String) -> String? {
+    static func writeAtomically(_ bytes: [UInt8], to given: String) -> String? {
+        // Renaming over a symlink would replace the link: write its target instead.
+        var path = given
+        if let resolved = realpath(given, nil) {
+            path = String(cString: resolved)
+            free(resolved)
+        }
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let base = path.split(separator: "/").last.map(String.init) ?? path
         var template = Array("\(directory.isEmpty ? "/" : directory)/.\(base).XXXXXX".utf8CString)

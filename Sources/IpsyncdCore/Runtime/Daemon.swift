@@ -52,6 +52,7 @@ public actor Daemon {
     private var feedTasks: [Task<Void, Never>] = []
     private var signalTask: Task<Void, Never>?
     private var events: AsyncStream<Event>.Continuation?
+    private var exit: AsyncStream<Int32>.Continuation?
     private var timer: Task<Void, Never>?
     private var timerDeadline: ContinuousClock.Instant?
     private var inflight: Task<ResyncResult, Never>?
@@ -87,12 +88,28 @@ public actor Daemon {
 
     /// Runs until SIGTERM or SIGINT (exit code 0), or until the start fails (1: credentials unusable).
     public func run() async -> Int32 {
+        // The loop runs in a task of its own so that a stop never waits longer than the grace for an apply
+        // stuck in a command (the command's own timeout may be far longer than systemd's patience).
+        let (exits, exit) = AsyncStream<Int32>.makeStream()
+        self.exit = exit
+        Task { exit.yield(await self.loop()) }
+        for await code in exits { return code }
+        return 0
+    }
+
+    private func loop() async -> Int32 {
         let (stream, continuation) = AsyncStream<Event>.makeStream()
         events = continuation
         startSignals(continuation)
         notifier.status("starting")
         logger.info("starting: site \(settings.site), namespace \(settings.namespace), routes \(settings.routes.map(\.description).joined(separator: " "))\(dryRun ? " (dry run: nothing is written)" : "")")
-        if !dryRun { await recover() }
+        if !dryRun {
+            // Recovery may reload nginx (an earlier run's unconfirmed swap): keep systemd's watchdog fed meanwhile.
+            state = .applying
+            let keepalive = startKeepalive()
+            await recover()
+            keepalive?.cancel()
+        }
 
         let first: SnapshotFeed
         do { first = try makeFeed(settings) } catch {
@@ -154,6 +171,7 @@ public actor Daemon {
     }
 
     private func refreshState(_ now: ContinuousClock.Instant) {
+        if case .stopping = state { return }
         if case .backingOff(let until) = state, now < until { return }
         if let first = coalescer.firstEvent, let last = coalescer.lastEvent {
             state = .settling(first: first, last: last)
@@ -180,6 +198,11 @@ public actor Daemon {
         inflight = nil
         keepalive?.cancel()
 
+        if case .stopping = state {
+            // Abandoned by a stop that outlasted the grace: say what became of it, nothing more.
+            logResync(result, logger: logger, checkCommand: settings.checkCommand)
+            return
+        }
         let now = clock.now
         if result.touchedReload { coalescer.reloaded(at: now) }
         var retryIn: Duration?
@@ -216,24 +239,7 @@ public actor Daemon {
 
     private func writeMetrics(_ result: ResyncResult) async {
         guard var metrics else { return }
-        let kind: MetricsFile.ResyncKind = switch result.outcome {
-        case .applied: .applied
-        case .inSync: .inSync
-        case .kept: .kept
-        case .dryRun: .dryRun
-        case .failed: .failed
-        }
-        var reloadOK: Bool?
-        if result.report != nil || result.reloadedPending { reloadOK = true }
-        if let code = result.applyError?.code, [.reloadFailed, .reloadTimedOut, .reloadNotConfirmed].contains(code) {
-            reloadOK = false
-        }
-        metrics.record(kind, at: wallClockSeconds(), check: result.report?.checkDuration,
-                       reload: result.report?.reloadDuration, reloadOK: reloadOK)
-        metrics.routes = result.routes.map {
-            MetricsFile.RouteState(location: $0.location, service: $0.service,
-                                   inSync: $0.status == .unchanged || ($0.status == .changed && result.outcome == .applied))
-        }
+        metrics.record(result, at: wallClockSeconds())
         if let feed { metrics.watchReconnects = await feed.reconnects() }
         self.metrics = metrics
         do {
@@ -297,14 +303,26 @@ public actor Daemon {
     }
 
     /// Called from the signal task while the loop may be inside a resync: the apply in progress finishes,
-    /// unless it outlasts the grace, when it is cancelled so that the daemon still exits within 5 s.
+    /// unless it outlasts the grace; then `run` returns anyway, so that the daemon exits within 5 s. Nothing
+    /// live is half-done by that: a check changes nothing live, the swap is one rename, and a swap whose
+    /// reload did not happen is redone from the intent note at the next start.
     private func stopRequested() {
-        guard let inflight else { return }
+        guard case .applying = state else { return }
         let grace = stopGrace
-        Task {
+        Task { [weak self] in
             try? await Task.sleep(for: grace)
-            inflight.cancel()
+            await self?.abandonApply()
         }
+    }
+
+    private func abandonApply() {
+        guard case .applying = state else { return }
+        inflight?.cancel()
+        logger.warning("stopping: the apply in progress did not finish within \(ResyncLine.format(stopGrace)); exiting without waiting for it")
+        notifier.stopping(status: "stopping; an apply in progress was abandoned")
+        state = .stopping
+        stop()
+        exit?.yield(0)
     }
 
     private func startSignals(_ continuation: AsyncStream<Event>.Continuation) {
@@ -395,14 +413,5 @@ public actor Daemon {
     private func wallClockSeconds() -> Double {
         let now = realtimeNow()
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
-}
-
-extension ResyncResult {
-    /// A reload was run (or attempted): the next one waits `min_reload_interval`.
-    var touchedReload: Bool {
-        if report != nil || reloadedPending { return true }
-        guard let code = applyError?.code else { return false }
-        return [.reloadFailed, .reloadTimedOut, .reloadNotConfirmed].contains(code)
     }
 }

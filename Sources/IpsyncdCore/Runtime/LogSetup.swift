@@ -14,8 +14,9 @@ public enum LogFormat: String, Sendable, CaseIterable {
 public enum LogSetup {
     /// Installs the process-wide handler; call once, first thing in `main`.
     public static func bootstrap(format: LogFormat, level: Logger.Level) {
-        let environment = ProcessEnvironment.current
-        LoggingSystem.bootstrap { _ in makeHandler(format: format, level: level, environment: environment) }
+        // One handler (one journal socket) for the process; every Logger gets a copy of it.
+        let handler = makeHandler(format: format, level: level, environment: ProcessEnvironment.current)
+        LoggingSystem.bootstrap { _ in handler }
     }
 
     /// The format `auto` resolves to, and whether stderr is systemd's journal stream.

@@ -30,7 +30,6 @@ public struct SystemdNotifier: Sendable {
     public func status(_ text: String) { send([("STATUS", text)]) }
     public func watchdog() { if watchdogInterval != nil { send([("WATCHDOG", "1")]) } }
     public func stopping(status: String) { send([("STOPPING", "1"), ("STATUS", status)]) }
-    public func reloading() { send([("RELOADING", "1")]) }
 
     /// Values are single lines by protocol: a newline would start a new assignment.
     func send(_ assignments: [(String, String)]) {

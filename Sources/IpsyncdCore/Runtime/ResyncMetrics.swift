@@ -1,0 +1,31 @@
+extension MetricsFile {
+    /// One resync's result: its kind, the check and reload durations, whether a reload ran and worked,
+    /// and each route's in-sync state after it.
+    public mutating func record(_ result: ResyncResult, at time: Double) {
+        let kind: ResyncKind = switch result.outcome {
+        case .applied: .applied
+        case .inSync: .inSync
+        case .kept: .kept
+        case .dryRun: .dryRun
+        case .failed: .failed
+        }
+        var reloadOK: Bool?
+        if result.report != nil || result.reloadedPending { reloadOK = true }
+        if result.touchedReload && result.applyError != nil { reloadOK = false }
+        record(kind, at: time, check: result.report?.checkDuration, reload: result.report?.reloadDuration,
+               reloadOK: reloadOK)
+        routes = result.routes.map {
+            RouteState(location: $0.location, service: $0.service,
+                       inSync: $0.status == .unchanged || ($0.status == .changed && result.outcome == .applied))
+        }
+    }
+}
+
+extension ResyncResult {
+    /// A reload was run (or attempted): the next one waits `min_reload_interval`.
+    var touchedReload: Bool {
+        if report != nil || reloadedPending { return true }
+        guard let code = applyError?.code else { return false }
+        return [.reloadFailed, .reloadTimedOut, .reloadNotConfirmed].contains(code)
+    }
+}

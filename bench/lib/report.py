@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Markdown tables from converge.py's result files, for docs/benchmarks.md.
+
+  report.py --settle-ms 50 --poll-period 60 DIR
+DIR holds floor.json, ipsyncd.json, kubectl.json, polljob.json, load-keep.json, load-kill.json
+(any may be missing). Percentiles are nearest-rank: p99 of 40 samples is the largest.
+"""
+import argparse
+import json
+import math
+import os
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def load(directory, name):
+    path = os.path.join(directory, name + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def ms(seconds):
+    return "%.1f ms" % (1000 * seconds) if seconds < 10 else "%.1f s" % seconds
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--settle-ms", type=float, required=True)
+    p.add_argument("--poll-period", type=float, default=60)
+    p.add_argument("dir")
+    args = p.parse_args()
+    settle = args.settle_ms / 1000
+
+    def times(run):
+        return [r["converged"] for r in run["rounds"] if r["converged"] is not None]
+
+    floor, daemon = load(args.dir, "floor"), load(args.dir, "ipsyncd")
+    kubectl, job = load(args.dir, "kubectl"), load(args.dir, "polljob")
+    print("| what converges | n | median | p99 | mean | min | max |")
+    print("|---|---|---|---|---|---|---|")
+    for label, run in (("floor: write + `nginx -t` + reload, no watch", floor),
+                       ("**ipsyncd run** (settle %g ms)" % args.settle_ms, daemon),
+                       ("`kubectl get --watch` + sed + `nginx -t` + reload loop", kubectl)):
+        if run:
+            t = times(run)
+            print("| %s | %d | %s | %s | %s | %s | %s |" % (label, len(t), ms(pct(t, 50)), ms(pct(t, 99)),
+                  ms(sum(t) / len(t)), ms(min(t)), ms(max(t))))
+    if job:
+        t = times(job)
+        run_median, run_p99, runs = pct(t, 50), pct(t, 99), len(t)
+        # The job fires at a uniformly random moment of its period after the change.
+        print("| once-a-minute polling job (modelled: U(0, %gs) wait + the job's own run, measured) | %d | %s | %s | %s | %s | %s |" % (
+            args.poll_period, len(t), ms(args.poll_period / 2 + run_median), ms(0.99 * args.poll_period + run_p99),
+            ms(args.poll_period / 2 + sum(t) / len(t)), ms(min(t)), ms(args.poll_period + max(t))))
+    cron = load(args.dir, "cron")
+    if cron:
+        t = times(cron)
+        print("| a real once-a-minute job (`sleep 60` loop), recreates at random moments | %d | %s | %s | %s | %s | %s |" % (
+            len(t), ms(pct(t, 50)), ms(pct(t, 99)), ms(sum(t) / len(t)), ms(min(t)), ms(max(t))))
+    if job:
+        print("\nThe polling job's own run (kubectl get + sed + `nginx -t` + reload, started right at the recreate): "
+              "median %s, p99 %s over %d runs." % (ms(run_median), ms(run_p99), runs))
+    if floor and daemon:
+        f, d = pct(times(floor), 50), times(daemon)
+        r50, r99 = (pct(d, 50) - settle) / f, (pct(d, 99) - settle) / f
+        print("\nFloor median %s. `(median − settle) / floor` = **%.2f** (target ≤ 1.25: %s); "
+              "`(p99 − settle) / floor` = **%.2f** (target ≤ 2: %s)." % (
+                  ms(f), r50, "met" if r50 <= 1.25 else "missed", r99, "met" if r99 <= 2 else "missed"))
+    for name, title in (("load-keep", "old backend kept up until the new one serves"),
+                        ("load-kill", "old backend killed at the recreate")):
+        run = load(args.dir, name)
+        if not run:
+            continue
+        l, t = run["load"], times(run)
+        print("\nUnder load, %s: %d recreates, %d requests at %.0f req/s, **%d failed** (%s), "
+              "%d stale keep-alive connections closed by a reloaded worker and retried; "
+              "convergence median %s, p99 %s." % (
+                  title, len(t), l["sent"], l["rate"], l["failed"], ", ".join(l["kinds"]) or "none",
+                  l["retriedStaleKeepalive"], ms(pct(t, 50)), ms(pct(t, 99))))
+        if name == "load-kill":
+            # The backend is killed just before the control request: both count from there.
+            windows = [(r["failWindow"], r["fromRequest"]) for r in run["rounds"] if r["converged"] is not None]
+            over = [w for w, c in windows if w > c]
+            print("Failed-request window (kill and recreate → the last request sent that failed) per recreate: median %s, max %s; "
+                  "longer than that recreate's convergence time (both from the kill) in %d of %d recreates." % (
+                      ms(pct([w for w, _ in windows], 50)), ms(max(w for w, _ in windows)), len(over), len(windows)))
+
+
+if __name__ == "__main__":
+    main()
