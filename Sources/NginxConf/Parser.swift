@@ -109,11 +109,11 @@ struct Parser {
                 emit(.closeBrace, pos, pos + 1)
                 return directives
             case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                let token = try quoted(c)
+                let token = try quoted(c, isName: name == nil)
                 if name == nil { name = token } else { arguments.append(token) }
                 afterQuote = true
             default:
-                let token = try word()
+                let token = try word(isName: name == nil)
                 if name == nil { name = token } else { arguments.append(token) }
             }
         }
@@ -137,7 +137,8 @@ struct Parser {
                          line: name.line, column: name.column, byteRange: name.byteRange.lowerBound..<end)
     }
 
-    private mutating func quoted(_ quote: UInt8) throws(NginxConfError) -> Argument {
+    /// A name's `raw` stays empty: the directive keeps only its decoded value.
+    private mutating func quoted(_ quote: UInt8, isName: Bool) throws(NginxConfError) -> Argument {
         let start = pos, startLine = line, column = pos - lineStart + 1
         var i = pos + 1
         while true {
@@ -151,11 +152,11 @@ struct Parser {
             if c == quote { break }
         }
         emit(.quoted, start, i)
-        return Argument(value: decode(start + 1, i - 1), raw: Array(bytes[start..<i]), byteRange: start..<i,
+        return Argument(value: decode(start + 1, i - 1), raw: isName ? [] : Array(bytes[start..<i]), byteRange: start..<i,
                         isQuoted: true, line: startLine, column: column)
     }
 
-    private mutating func word() throws(NginxConfError) -> Argument {
+    private mutating func word(isName: Bool) throws(NginxConfError) -> Argument {
         let start = pos, startLine = line, column = pos - lineStart + 1
         var i = pos
         var variable = false
@@ -173,7 +174,7 @@ struct Parser {
             throw error(.unexpectedEnd, at: end, "unexpected end of file, expecting \";\" or \"}\": the file ends in a \"\\\"")
         }
         emit(.word, start, i)
-        return Argument(value: decode(start, i), raw: Array(bytes[start..<i]), byteRange: start..<i,
+        return Argument(value: decode(start, i), raw: isName ? [] : Array(bytes[start..<i]), byteRange: start..<i,
                         isQuoted: false, line: startLine, column: column)
     }
 
