@@ -71,12 +71,14 @@ func parseUpstreamServer(_ argument: Argument, upstream: String) throws(TargetPr
 
 /// Splits `host[:port]` at the start of `bytes` (IPv6 in brackets), stopping at `/` or `?`.
 /// `fileOffset` maps an index of `bytes` to a file offset.
-private func hostAndPort(_ bytes: ArraySlice<UInt8>, fileOffset: Int, what: String) throws(TargetProblem) -> AddressSpan {
+/// `what` names the argument in errors; built only when one is thrown.
+private func hostAndPort(_ bytes: ArraySlice<UInt8>, fileOffset: Int,
+                         what: @autoclosure () -> String) throws(TargetProblem) -> AddressSpan {
     var i = bytes.startIndex
     let hostStart: Int, hostEnd: Int, bracketed: Bool
     if i < bytes.endIndex, bytes[i] == UInt8(ascii: "[") {
         guard let close = bytes[i...].firstIndex(of: UInt8(ascii: "]")) else {
-            throw TargetProblem(code: .unsupportedTarget, message: "\(what): an IPv6 address misses its \"]\"")
+            throw TargetProblem(code: .unsupportedTarget, message: "\(what()): an IPv6 address misses its \"]\"")
         }
         hostStart = i + 1; hostEnd = close; i = close + 1; bracketed = true
     } else {
@@ -90,7 +92,7 @@ private func hostAndPort(_ bytes: ArraySlice<UInt8>, fileOffset: Int, what: Stri
         while i < bytes.endIndex, !isAddressEnd(bytes[i]) { i += 1 }
     }
     let host = String(decoding: bytes[hostStart..<hostEnd], as: UTF8.self)
-    guard !host.isEmpty else { throw TargetProblem(code: .unsupportedTarget, message: "\(what) has no host") }
+    guard !host.isEmpty else { throw TargetProblem(code: .unsupportedTarget, message: "\(what()) has no host") }
     return AddressSpan(range: (bytes.startIndex + fileOffset)..<(i + fileOffset), host: host,
                        bracketed: bracketed, hasPort: hasPort)
 }

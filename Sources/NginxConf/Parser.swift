@@ -207,7 +207,7 @@ struct Parser {
 
     /// nginx rejects a known block directive ended by `;` and a known simple directive opening a block.
     private func checkTerminator(_ name: Argument, parentName: String?, block: Bool) throws(NginxConfError) {
-        guard var kind = Self.directiveKinds[name.value] else { return }
+        guard var kind = Self.directiveKind(name.value) else { return }
         if name.value == "server" { kind = parentName == "upstream" ? .simple : .block }
         if !block && kind == .block {
             throw error(.invalidDirective, at: name.byteRange.lowerBound,
@@ -221,7 +221,22 @@ struct Parser {
 
     private enum DirectiveKind { case block, simple }
 
-    /// Common directives whose form nginx enforces (one lookup per directive: the parse is hot).
+    /// The kind of a directive in `directiveKinds`, nil for another. The parse is hot and a lookup
+    /// runs per directive: comparing with the few names of the same length costs less than hashing.
+    private static func directiveKind(_ name: String) -> DirectiveKind? {
+        let length = name.utf8.count
+        guard length < kindsByLength.count else { return nil }
+        for (candidate, kind) in kindsByLength[length] where candidate == name { return kind }
+        return nil
+    }
+
+    private static let kindsByLength: [[(String, DirectiveKind)]] = {
+        var table = Array(repeating: [(String, DirectiveKind)](), count: directiveKinds.keys.map(\.utf8.count).max()! + 1)
+        for (name, kind) in directiveKinds { table[name.utf8.count].append((name, kind)) }
+        return table
+    }()
+
+    /// Common directives whose form nginx enforces.
     private static let directiveKinds: [String: DirectiveKind] = {
         var kinds: [String: DirectiveKind] = ["server": .block]
         for name in ["http", "events", "location", "upstream", "if", "limit_except", "types", "map", "geo",

@@ -43,7 +43,7 @@ extension ConfigFile {
             claims.merge(mine) { _, new in new }
         }
 
-        let ordered = claims.values.sorted { $0.target.target.byteRange.lowerBound < $1.target.target.byteRange.lowerBound }
+        let ordered = claims.keys.sorted().map { claims[$0]! }  // Int keys sort cheaper than Claims
         var bytes: [UInt8] = []
         bytes.reserveCapacity(source.count + 64)
         var copied = 0
