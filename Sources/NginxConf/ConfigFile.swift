@@ -23,14 +23,17 @@ public struct ConfigFile: Sendable {
 
     /// The file's bytes, rebuilt from its tokens and trivia; equal to the parsed bytes.
     public func printed() -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(source.count)
-        source.withUnsafeBufferPointer { buffer in
-            for token in tokens {
-                out.append(contentsOf: buffer[token.start..<token.end])
+        // One copy of each token's bytes into storage sized once: no per-token append overhead.
+        let count = tokens.reduce(0) { $0 + ($1.end - $1.start) }
+        return source.withUnsafeBufferPointer { source in
+            [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                for token in tokens where token.end > token.start {
+                    let length = token.end - token.start
+                    (out.baseAddress! + initialized).initialize(from: source.baseAddress! + token.start, count: length)
+                    initialized += length
+                }
             }
         }
-        return out
     }
 }
 

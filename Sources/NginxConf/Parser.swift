@@ -109,11 +109,11 @@ struct Parser {
                 emit(.closeBrace, pos, pos + 1)
                 return directives
             case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                let token = try quoted(c)
+                let token = try quoted(c, isName: name == nil)
                 if name == nil { name = token } else { arguments.append(token) }
                 afterQuote = true
             default:
-                let token = try word()
+                let token = try word(isName: name == nil)
                 if name == nil { name = token } else { arguments.append(token) }
             }
         }
@@ -137,7 +137,8 @@ struct Parser {
                          line: name.line, column: name.column, byteRange: name.byteRange.lowerBound..<end)
     }
 
-    private mutating func quoted(_ quote: UInt8) throws(NginxConfError) -> Argument {
+    /// A name's `raw` stays empty: the directive keeps only its decoded value.
+    private mutating func quoted(_ quote: UInt8, isName: Bool) throws(NginxConfError) -> Argument {
         let start = pos, startLine = line, column = pos - lineStart + 1
         var i = pos + 1
         while true {
@@ -151,11 +152,11 @@ struct Parser {
             if c == quote { break }
         }
         emit(.quoted, start, i)
-        return Argument(value: decode(start + 1, i - 1), raw: Array(bytes[start..<i]), byteRange: start..<i,
+        return Argument(value: decode(start + 1, i - 1), raw: isName ? [] : Array(bytes[start..<i]), byteRange: start..<i,
                         isQuoted: true, line: startLine, column: column)
     }
 
-    private mutating func word() throws(NginxConfError) -> Argument {
+    private mutating func word(isName: Bool) throws(NginxConfError) -> Argument {
         let start = pos, startLine = line, column = pos - lineStart + 1
         var i = pos
         var variable = false
@@ -173,7 +174,7 @@ struct Parser {
             throw error(.unexpectedEnd, at: end, "unexpected end of file, expecting \";\" or \"}\": the file ends in a \"\\\"")
         }
         emit(.word, start, i)
-        return Argument(value: decode(start, i), raw: Array(bytes[start..<i]), byteRange: start..<i,
+        return Argument(value: decode(start, i), raw: isName ? [] : Array(bytes[start..<i]), byteRange: start..<i,
                         isQuoted: false, line: startLine, column: column)
     }
 
@@ -206,7 +207,7 @@ struct Parser {
 
     /// nginx rejects a known block directive ended by `;` and a known simple directive opening a block.
     private func checkTerminator(_ name: Argument, parentName: String?, block: Bool) throws(NginxConfError) {
-        guard var kind = Self.directiveKinds[name.value] else { return }
+        guard var kind = Self.directiveKind(name.value) else { return }
         if name.value == "server" { kind = parentName == "upstream" ? .simple : .block }
         if !block && kind == .block {
             throw error(.invalidDirective, at: name.byteRange.lowerBound,
@@ -220,7 +221,22 @@ struct Parser {
 
     private enum DirectiveKind { case block, simple }
 
-    /// Common directives whose form nginx enforces (one lookup per directive: the parse is hot).
+    /// The kind of a directive in `directiveKinds`, nil for another. The parse is hot and a lookup
+    /// runs per directive: comparing with the few names of the same length costs less than hashing.
+    private static func directiveKind(_ name: String) -> DirectiveKind? {
+        let length = name.utf8.count
+        guard length < kindsByLength.count else { return nil }
+        for (candidate, kind) in kindsByLength[length] where candidate == name { return kind }
+        return nil
+    }
+
+    private static let kindsByLength: [[(String, DirectiveKind)]] = {
+        var table = Array(repeating: [(String, DirectiveKind)](), count: directiveKinds.keys.map(\.utf8.count).max()! + 1)
+        for (name, kind) in directiveKinds { table[name.utf8.count].append((name, kind)) }
+        return table
+    }()
+
+    /// Common directives whose form nginx enforces.
     private static let directiveKinds: [String: DirectiveKind] = {
         var kinds: [String: DirectiveKind] = ["server": .block]
         for name in ["http", "events", "location", "upstream", "if", "limit_except", "types", "map", "geo",

@@ -37,21 +37,48 @@ extension ConfigFile {
 
     /// `upstream` blocks by name (the first of a name wins, as `upstream(named:)` does), built once per query.
     func upstreamIndex() -> [String: Directive] {
-        var index: [String: Directive] = [:]
-        Directive.walk(directives) { directive in
-            if directive.name == "upstream", directive.children != nil, let name = directive.arguments.first?.value,
-               index[name] == nil {
-                index[name] = directive
-            }
-        }
+        routeIndex(routes: []).upstreams
+    }
+
+    /// The upstreams and the `location` blocks of `routes` (as `locations(exactly:)` finds them), in one
+    /// walk that copies only the directives it keeps: the rewriter's queries, once per rewrite.
+    func routeIndex(routes: some Sequence<String>) -> RouteIndex {
+        var index = RouteIndex()
+        for route in routes { index.locations[route] = [] }
+        index.add(directives)
         return index
     }
 
     /// The directives that match, depth first, in file order (without copying the others).
-    func collect(where matches: (Directive) -> Bool) -> [Directive] {
+    func collect(where matches: (borrowing Directive) -> Bool) -> [Directive] {
         var out: [Directive] = []
-        Directive.walk(directives) { if matches($0) { out.append($0) } }
+        Directive.collect(directives, into: &out, where: matches)
         return out
+    }
+}
+
+/// See `ConfigFile.routeIndex(routes:)`.
+struct RouteIndex {
+    /// `upstream` blocks by name; the first of a name wins.
+    var upstreams: [String: Directive] = [:]
+    /// Each route's `location` blocks at any depth, in file order.
+    var locations: [String: [Directive]] = [:]
+
+    fileprivate mutating func add(_ list: [Directive]) {
+        list.withUnsafeBufferPointer { list in
+            for i in list.indices {
+                // Fields are read in place: copying every `Directive` was most of a rewrite's cost.
+                guard list[i].children != nil else { continue }
+                if list[i].hasName("location") {
+                    if let parts = list[i].locationParts, locations[parts.path] != nil, isPrefixOrExact(parts.modifier) {
+                        locations[parts.path]!.append(list[i])
+                    }
+                } else if list[i].hasName("upstream"), let name = list[i].arguments.first?.value, upstreams[name] == nil {
+                    upstreams[name] = list[i]
+                }
+                add(list[i].children!)
+            }
+        }
     }
 }
 
@@ -63,11 +90,16 @@ extension Directive {
     /// A location's path or pattern, without its modifier (a named location keeps its `@name`).
     public var locationPath: String? { locationParts?.path }
 
-    private var locationParts: (modifier: String?, path: String)? {
-        guard name == "location", children != nil else { return nil }
+    fileprivate var locationParts: (modifier: String?, path: String)? {
+        guard children != nil, hasName("location") else { return nil }
         switch arguments.count {
         case 1:
             let value = arguments[0].value
+            // Most paths start with "/": no modifier can be glued to them.
+            if let first = value.utf8.first, first != UInt8(ascii: "="), first != UInt8(ascii: "^"),
+               first != UInt8(ascii: "~"), first != UInt8(ascii: "@") {
+                return (nil, value)
+            }
             for modifier in ["=", "^~", "~*", "~", "@"] where value.hasPrefix(modifier) {
                 return (modifier == "@" ? "@" : modifier, modifier == "@" ? value : String(value.dropFirst(modifier.count)))
             }
@@ -81,14 +113,27 @@ extension Directive {
 
     func isLocation(exactly path: String) -> Bool {
         guard let parts = locationParts else { return false }
-        return parts.path == path && (parts.modifier == nil || parts.modifier == "=" || parts.modifier == "^~")
+        return parts.path == path && isPrefixOrExact(parts.modifier)
     }
 
-    /// Visits directives and their children depth first, in file order.
-    static func walk(_ list: [Directive], _ visit: (Directive) -> Void) {
-        for directive in list {
-            visit(directive)
-            if let children = directive.children { walk(children, visit) }
+    /// `name == expected`, with the cheap length test first: most names differ in length.
+    @inline(__always) func hasName(_ expected: String) -> Bool {
+        name.utf8.count == expected.utf8.count && name == expected
+    }
+
+    /// Appends the directives of `list` and their children that match, depth first, in file order;
+    /// only the matches are copied.
+    static func collect(_ list: [Directive], into out: inout [Directive], where matches: (borrowing Directive) -> Bool) {
+        list.withUnsafeBufferPointer { list in
+            for i in list.indices {
+                if matches(list[i]) { out.append(list[i]) }
+                if list[i].children != nil { collect(list[i].children!, into: &out, where: matches) }
+            }
         }
     }
+}
+
+/// The modifiers `location(exactly:)` accepts: none, `=` and `^~` (never a regex or a named location).
+private func isPrefixOrExact(_ modifier: String?) -> Bool {
+    modifier == nil || modifier == "=" || modifier == "^~"
 }

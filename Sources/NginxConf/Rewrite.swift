@@ -6,20 +6,23 @@ extension ConfigFile {
         struct Claim { var edit: Int; var target: RoutedTarget; var new: String }
         var claims: [Int: Claim] = [:]   // by the target's first byte
         var errors: [NginxConfError] = []
-        let upstreams = upstreamIndex()
+        let index = routeIndex(routes: edits.map(\.route))
 
-        for (index, edit) in edits.enumerated() {
+        for (editIndex, edit) in edits.enumerated() {
             let targets: [RoutedTarget]
-            switch routedTargets(route: edit.route, upstreams: upstreams) {
+            switch routedTargets(route: edit.route, locations: index.locations[edit.route]!, upstreams: index.upstreams) {
             case .failure(let error): errors.append(error); continue
             case .success(let found): targets = found
             }
             var mine: [Int: Claim] = [:]
             var conflict: Claim?
+            var rendered: [Int: String] = [:]  // by default port, negated when the old target has no port
             for target in targets {
                 let key = target.target.byteRange.lowerBound
-                let claim = Claim(edit: index, target: target,
-                                  new: renderAddress(new: edit.address, oldHasPort: target.hasPort, defaultPort: target.defaultPort))
+                let style = target.hasPort ? target.defaultPort : -target.defaultPort
+                let new = rendered[style] ?? renderAddress(new: edit.address, oldHasPort: target.hasPort, defaultPort: target.defaultPort)
+                rendered[style] = new
+                let claim = Claim(edit: editIndex, target: target, new: new)
                 guard let other = claims[key] else { mine[key] = claim; continue }
                 // A location nested in another route's location belongs to the inner route.
                 if other.target.location.contains(target.location.lowerBound) && other.target.location != target.location {
@@ -40,7 +43,7 @@ extension ConfigFile {
             claims.merge(mine) { _, new in new }
         }
 
-        let ordered = claims.values.sorted { $0.target.target.byteRange.lowerBound < $1.target.target.byteRange.lowerBound }
+        let ordered = claims.keys.sorted().map { claims[$0]! }  // Int keys sort cheaper than Claims
         var bytes: [UInt8] = []
         bytes.reserveCapacity(source.count + 64)
         var copied = 0
@@ -48,7 +51,7 @@ extension ConfigFile {
         for claim in ordered where claim.new != claim.target.target.address {
             let t = claim.target.target
             bytes.append(contentsOf: source[copied..<t.byteRange.lowerBound])
-            bytes.append(contentsOf: Array(claim.new.utf8))
+            bytes.append(contentsOf: claim.new.utf8)
             copied = t.byteRange.upperBound
             changes.append((claim.edit, TargetChange(route: edits[claim.edit].route, old: t.address, new: claim.new, line: t.line)))
         }

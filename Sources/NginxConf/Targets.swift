@@ -11,7 +11,8 @@ extension ConfigFile {
     /// Targets of one route (DESIGN §5): the address of every `proxy_pass` inside each
     /// `location ROUTE` block at any depth, or of the single `server` of the upstream it names.
     public func targets(route location: String) -> Result<[ProxyTarget], NginxConfError> {
-        routedTargets(route: location, upstreams: upstreamIndex()).map { $0.map(\.target) }
+        let index = routeIndex(routes: [location])
+        return routedTargets(route: location, locations: index.locations[location]!, upstreams: index.upstreams).map { $0.map(\.target) }
     }
 
     /// proxy_pass and upstream `server` targets outside `routes` whose host (without port or
@@ -21,8 +22,9 @@ extension ConfigFile {
         let hosts = Set(hosts.map { host in
             host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()).lowercased() : host.lowercased()
         })
-        let routed = routes.flatMap { locations(exactly: $0).map(\.byteRange) }
-        let upstreams = upstreamIndex()
+        let index = routeIndex(routes: routes)
+        let routed = routes.flatMap { index.locations[$0]!.map(\.byteRange) }
+        let upstreams = index.upstreams
         let exists = { (name: String) in upstreams[name] != nil }
         var strays: [ProxyTarget] = []
         var upstreamsFollowingARoute: Set<String> = []
@@ -60,8 +62,8 @@ extension ConfigFile {
         return strays.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }
     }
 
-    func routedTargets(route: String, upstreams: [String: Directive]) -> Result<[RoutedTarget], NginxConfError> {
-        let locations = locations(exactly: route)
+    /// `locations` are the route's location blocks (`routeIndex(routes:)`).
+    func routedTargets(route: String, locations: [Directive], upstreams: [String: Directive]) -> Result<[RoutedTarget], NginxConfError> {
         guard let first = locations.first else {
             return .failure(NginxConfError(code: .locationMissing, file: path, route: route,
                                            message: "no \"location \(route)\" block in the file: add one, or fix the route's location (regex and named locations never match)"))
@@ -70,7 +72,7 @@ extension ConfigFile {
         var seen: Set<Int> = []
         for location in locations {
             var proxyPasses: [Directive] = []
-            Directive.walk(location.children ?? []) { if $0.name == "proxy_pass" { proxyPasses.append($0) } }
+            Directive.collect(location.children ?? [], into: &proxyPasses) { $0.hasName("proxy_pass") }
             for proxyPass in proxyPasses {
                 do throws(TargetProblem) {
                     let target = try resolve(proxyPass, route: route, location: location.byteRange, upstreams: upstreams)

@@ -18,6 +18,7 @@ public final class APIRelay: @unchecked Sendable {
     import select, socket, ssl, sys, threading
     port, upstream = int(sys.argv[1]), int(sys.argv[2])
     tls = len(sys.argv) > 4
+    reset = sys.argv[3] == "reset" if len(sys.argv) == 4 else False
     if tls:
         server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server_ctx.load_cert_chain(sys.argv[3], sys.argv[4])
@@ -60,14 +61,26 @@ public final class APIRelay: @unchecked Sendable {
 
     while True:
         conn, _ = listener.accept()
+        if reset:
+            # Read the ClientHello, then reset: a server that dies during the TLS handshake.
+            conn.settimeout(5)
+            try:
+                conn.recv(4096)
+            except OSError:
+                pass
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00")
+            conn.close()
+            continue
         threading.Thread(target=relay, args=(conn,), daemon=True).start()
     """
 
     /// Relays `port` (0: a free one) to `upstreamPort`; `tls` is a certificate and key to present.
-    public init(port: Int = 0, upstreamPort: Int, tls: (certificate: String, key: String)? = nil) throws {
+    /// `resetting`: every connection is reset once the client's first bytes arrive (no relaying).
+    public init(port: Int = 0, upstreamPort: Int, tls: (certificate: String, key: String)? = nil,
+                resetting: Bool = false) throws {
         guard let python = findExecutable("python3") else { throw SandboxError("python3 is not installed") }
         var arguments = ["-c", Self.script, String(port), String(upstreamPort)]
-        if let tls { arguments += [tls.certificate, tls.key] }
+        if let tls { arguments += [tls.certificate, tls.key] } else if resetting { arguments.append("reset") }
         let out = try SpawnedProcess.pipe()
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         do {

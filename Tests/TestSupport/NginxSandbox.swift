@@ -2,7 +2,8 @@ import Foundation
 
 /// A real nginx in a temporary prefix, run in the foreground (`daemon off;`) as this process's
 /// child so that it is always reaped. Everything it writes (pid, logs, temp paths) stays in the
-/// prefix; it listens on a free ephemeral port of 127.0.0.1. The site is
+/// prefix; it listens on a free port of a random loopback address (127.X.Y.Z: parallel tests that
+/// grab ephemeral ports of 127.0.0.1 never take its port between the pick and nginx's bind). The site is
 /// `sites-available/flowmaster`, loaded through the symlink `sites-enabled/flowmaster` by
 /// `include sites-enabled/*;`, as on Debian.
 public final class NginxSandbox: @unchecked Sendable {
@@ -20,23 +21,26 @@ public final class NginxSandbox: @unchecked Sendable {
     public var sitePath: String { dir.file("sites-enabled/flowmaster") }
     /// Its target, `sites-available/flowmaster`.
     public var siteTarget: String { dir.file("sites-available/flowmaster") }
-    /// `listen` address for the site: `127.0.0.1:PORT`.
-    public var listen: String { "127.0.0.1:\(port)" }
+    /// The loopback address nginx listens on.
+    public let host: String
+    /// `listen` address for the site: `HOST:PORT`.
+    public var listen: String { "\(host):\(port)" }
     /// For the applier: `nginx -t -p PREFIX -c {config}`.
     public var checkCommand: String { "\(nginx) -t -p \(prefix)/ -c {config}" }
     public var reloadCommand: String { "\(nginx) -p \(prefix)/ -c \(confPath) -s reload" }
 
-    /// `site` gets the listen address (`127.0.0.1:PORT`) and returns the site file's text;
+    /// `site` gets the listen address (`HOST:PORT`) and returns the site file's text;
     /// `httpInclude` is the main config's include inside `http {}`.
     public init(site: (_ listen: String) -> String, httpInclude: String = "sites-enabled/*",
                 label: String = "nginx-sandbox") throws {
         guard let nginx = findExecutable("nginx") else { throw SandboxError("nginx is not installed (Debian: nginx-light)") }
         self.nginx = nginx
         dir = try TempDir(label)
-        port = try freePort()
+        host = Backend.randomLoopbackHost()
+        port = try freePort(host: host)
         try dir.write("nginx.conf", Self.mainConfig(prefix: dir.path, include: httpInclude))
         try FileManager.default.createDirectory(atPath: dir.file("tmp"), withIntermediateDirectories: true)
-        try dir.write("sites-available/flowmaster", site("127.0.0.1:\(port)"))
+        try dir.write("sites-available/flowmaster", site("\(host):\(port)"))
         try FileManager.default.createDirectory(atPath: dir.file("sites-enabled"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: sitePath, withDestinationPath: "../sites-available/flowmaster")
     }
@@ -87,7 +91,7 @@ public final class NginxSandbox: @unchecked Sendable {
             if process.poll() != nil {
                 throw SandboxError("nginx exited at start: " + ((try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? ""))
             }
-            if !workerPids.isEmpty && canConnect(host: "127.0.0.1", port: port) { return }
+            if !workerPids.isEmpty && canConnect(host: host, port: port) { return }
             usleep(10_000)
         }
         throw SandboxError("nginx did not start listening on \(listen) within 10 s")
@@ -116,7 +120,7 @@ public final class NginxSandbox: @unchecked Sendable {
 
     /// GET through nginx: (status, body).
     public func get(_ path: String) throws -> (status: Int, body: String) {
-        try httpGet(host: "127.0.0.1", port: port, path: path)
+        try httpGet(host: host, port: port, path: path)
     }
 
     /// GETs `path` until the body contains `text` (for at most `attempts` × 20 ms): old workers

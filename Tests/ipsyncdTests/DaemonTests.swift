@@ -177,11 +177,16 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
 
     @Test func sigtermDuringAHungCheckStillStopsAfterTheGrace() async throws {
         let harness = try DaemonHarness { settings, dir in
-            let check = try dir.write("bin/check", "#!/bin/sh\ntouch \(dir.file("check-started"))\nsleep 5\n")
+            // The check hangs until the test releases it (or its directory is gone), and then fails: however
+            // slow the machine, the abandoned apply never swaps the file while the test looks at it.
+            let started = dir.file("check-started"), release = dir.file("release")
+            let check = try dir.write("bin/check", "#!/bin/sh\ntouch \(started)\n"
+                                      + "while [ ! -e \(release) ] && [ -e \(started) ]; do sleep 0.05; done\nexit 1\n")
             chmod(check, 0o755)
             settings.checkCommand = "\(check) {config}"
-            settings.commandTimeout = .seconds(6)
+            settings.commandTimeout = .seconds(120)
         }
+        defer { _ = try? harness.dir.write("release", "") }
         let before = try readBytes(harness.settingsSite)
         let run = Task { await harness.daemon.run() }
         harness.snapshots.yield(apiSnapshot("10.43.7.3"))

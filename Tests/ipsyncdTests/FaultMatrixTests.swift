@@ -47,9 +47,9 @@ struct FaultKillTests {
             #expect(last.status == 0, "\(last.stderr)")
             #expect(world.siteText == world.expectedSite(world.current))
             #expect(!FileManager.default.fileExists(atPath: world.stateDir + "/pending-reload"))
-            // `sync` does not run the start-up recovery, so staged files of killed syncs stay until the
-            // daemon starts (reported; see docs/reliability.md): the next `run` removes them.
+            // A non-dry-run `sync` runs the start-up recovery first, so the staged files of killed syncs are gone.
             let afterSync = world.leftovers.count
+            #expect(afterSync == 0, "dot files left after the last sync: \(world.leftovers)")
             let daemon = try world.startDaemon()
             world.finish(daemon, fault: "kill -9 sync ×\(Self.rounds) over 0–\(Int(span * 1000)) ms: left old \(outcomes.old)×, "
                          + "new \(outcomes.new)×, sync had already exited \(outcomes.finished)×, "

@@ -48,14 +48,11 @@ public struct Applier: Sendable {
         let staged = plan.isStaged && options.checkCommand.contains("{config}")
         let check: CommandResult
         if staged {
-            check = try await stagedCheck(candidate: candidate, site: site, main: main, plan: plan)
-            try swap(candidate, old: live, site: site, phase: .checked)
+            check = try await stagedCheckAndSwap(candidate: candidate, old: live, site: site, main: main, plan: plan)
         } else {
-            logger.notice("checking by swap, check, restore", metadata: [
-                "site": "\(site.target)",
-                "why": "\(plan.isStaged ? "the check command has no {config}" : plan.summary)",
-            ])
-            check = try await swapCheckRestore(candidate: candidate, old: live, site: site)
+            let why = inPlaceReason(plan)
+            logger.notice("checking by swap, check, restore", metadata: ["site": "\(site.target)", "why": "\(why)"])
+            check = try await swapCheckRestore(candidate: candidate, old: live, site: site, why: why)
         }
         logger.debug("check passed, new bytes swapped in", metadata: [
             "site": "\(site.target)", "staged": "\(staged)", "check_duration": "\(check.duration)",
@@ -141,9 +138,12 @@ public struct Applier: Sendable {
         }
     }
 
-    /// Step 4: the candidate and the staged main config as dot files, `nginx -t` on them; removed afterwards.
-    private func stagedCheck(candidate: [UInt8], site: Site, main: Staging.MainConfig,
-                             plan: StagingPlan) async throws(ApplyError) -> CommandResult {
+    /// Steps 4 and 6: the candidate and the staged main config as dot files (removed afterwards), `nginx -t`
+    /// on them, and meanwhile the part of the swap that does not depend on the check (last good copy, intent
+    /// note, the new bytes fsynced beside the target), so that only a rename and one directory fsync stand
+    /// between a passed check and the reload. A failed check discards the prepared file and the note.
+    private func stagedCheckAndSwap(candidate: [UInt8], old: [UInt8], site: Site, main: Staging.MainConfig,
+                                    plan: StagingPlan) async throws(ApplyError) -> CommandResult {
         let candidatePath = FileSystem.stagingPath(beside: site.target)
         let stagedMain = FileSystem.stagingPath(beside: main.path)
         defer {
@@ -157,17 +157,39 @@ public struct Applier: Sendable {
         } catch {
             throw ApplyError(code: .stageFailed, message: "cannot write a staged file for the check: \(error); the directory must be writable by ipsyncd")
         }
-        let result = await runCheck(config: stagedMain)
-        try checkPassed(result, what: "the new text for \(site.target) failed the check (staged in \(FileSystem.baseName(of: stagedMain))); nothing live changed")
+        // The check command runs on a thread of its own (CommandRunner); the fsyncs go on meanwhile.
+        let check = Task { await runCheck(config: stagedMain) }
+        let prepared: String
+        do {
+            prepared = try prepareSwap(candidate, old: old, site: site, phase: .checked)
+        } catch {
+            _ = await check.value
+            throw error
+        }
+        let result = await check.value
+        do {
+            try checkPassed(result, what: "the new text for \(site.target) failed the check (staged in \(FileSystem.baseName(of: stagedMain))); nothing live changed")
+        } catch {
+            FileSystem.remove(prepared)
+            removeIntentNote()
+            throw error
+        }
+        try commitSwap(prepared, site: site)
         return result
     }
 
-    /// Fallback when no include loads the site: swap, check the real config, put the old bytes back on failure.
-    private func swapCheckRestore(candidate: [UInt8], old: [UInt8], site: Site) async throws(ApplyError) -> CommandResult {
+    /// Why the check cannot be staged: the plan found no include, or the check command cannot take a staged config.
+    private func inPlaceReason(_ plan: StagingPlan) -> String {
+        plan.isStaged ? "the check command has no {config}" : "no include in \(plan.nginxConf) loads the site"
+    }
+
+    /// Fallback when the check cannot be staged (`why`): swap, check the real config, put the old bytes back on failure.
+    private func swapCheckRestore(candidate: [UInt8], old: [UInt8], site: Site,
+                                  why: String) async throws(ApplyError) -> CommandResult {
         try swap(candidate, old: old, site: site, phase: .unchecked)
         let result = await runCheck(config: options.nginxConf)
         do {
-            try checkPassed(result, what: "the new text for \(site.target) failed the check (no include loads the site, so it was checked in place); the old bytes are back")
+            try checkPassed(result, what: "the new text for \(site.target) failed the check (\(why), so it was checked in place); the old bytes are back")
         } catch {
             do {
                 try FileSystem.replace(site.target, with: old, mode: site.metadata.mode, owner: (site.metadata.uid, site.metadata.gid))
@@ -206,6 +228,12 @@ public struct Applier: Sendable {
 
     /// Step 6: last good copy, intent note (before the swap), then the atomic replace with mode and owner kept.
     private func swap(_ bytes: [UInt8], old: [UInt8], site: Site, phase: IntentNote.Phase) throws(ApplyError) {
+        try commitSwap(try prepareSwap(bytes, old: old, site: site, phase: phase), site: site)
+    }
+
+    /// Step 6 up to the rename: the last good copy and the intent note in the state directory, and the new
+    /// bytes fsynced in a dot file beside the target with its mode and owner. Returns that file's path.
+    private func prepareSwap(_ bytes: [UInt8], old: [UInt8], site: Site, phase: IntentNote.Phase) throws(ApplyError) -> String {
         do {
             try FileSystem.makeDirectory(options.stateDir + "/last-good", mode: 0o700)
             try FileSystem.replace(lastGoodPath(site.target), with: old, mode: 0o600, owner: nil)
@@ -214,11 +242,30 @@ public struct Applier: Sendable {
         } catch {
             throw ApplyError(code: .stateDir, message: "cannot write to the state directory: \(error); check state_dir")
         }
+        let temp = FileSystem.stagingPath(beside: site.target)
         do {
-            try FileSystem.replace(site.target, with: bytes, mode: site.metadata.mode, owner: (site.metadata.uid, site.metadata.gid))
+            try FileSystem.create(temp, bytes, mode: site.metadata.mode, owner: (site.metadata.uid, site.metadata.gid), sync: true)
         } catch {
             removeIntentNote()
-            throw ApplyError(code: .writeFailed, message: "cannot replace the site file: \(error); the live file is unchanged")
+            throw ApplyError(code: .writeFailed, message: "cannot write the new site file beside \(site.target): \(error); the live file is unchanged")
+        }
+        return temp
+    }
+
+    /// Step 6, the swap itself: the rename is atomic (a crash leaves the old bytes or the new ones), then
+    /// the directory is fsynced so that the rename survives a power loss.
+    private func commitSwap(_ temp: String, site: Site) throws(ApplyError) {
+        guard rename(temp, site.target) == 0 else {
+            let error = FileSystem.describe(errno)
+            FileSystem.remove(temp)
+            removeIntentNote()
+            throw ApplyError(code: .writeFailed, message: "cannot rename the new site file over \(site.target): \(error); the live file is unchanged")
+        }
+        do {
+            try FileSystem.syncDirectory(FileSystem.directory(of: site.target))
+        } catch {
+            // The new bytes are live; the intent note stays, so the reload is still owed and retried.
+            throw ApplyError(code: .writeFailed, message: "the new site file is in place but fsync of its directory failed: \(error)")
         }
     }
 

@@ -5,11 +5,19 @@ extension Commands {
     /// `ipsyncd sync [--dry-run]`: exit 0 in sync or applied, 2 with `dryRun` when changes are pending
     /// (the diff on stdout), 1 on any error (the message on stderr).
     public static func sync(settings: Settings, dryRun: Bool, source: ServiceSource, logger: Logger) async -> CommandOutput {
+        let resyncer = Resyncer(settings: settings, logger: logger)
+        // A one-shot sync is a start-up too (run from cron after crashes): settle what an earlier run
+        // left, as the daemon does at start, before the API is even asked.
+        if !dryRun {
+            do { try await recover(resyncer.applier, logger: logger) } catch {
+                return .failure("cannot settle what an earlier run left: \(error)")
+            }
+        }
         let snapshot: ServiceSnapshotResult = await source.snapshot()
         guard case .success(let snapshot) = snapshot else {
             return .failure("cannot read the Services from \(source.name): \(snapshot.errorText)")
         }
-        let result = await Resyncer(settings: settings, logger: logger).resync(snapshot: snapshot, dryRun: dryRun)
+        let result = await resyncer.resync(snapshot: snapshot, dryRun: dryRun)
         var output = CommandOutput(exitCode: 0)
         if dryRun {
             output.stdout = result.diff
@@ -29,6 +37,13 @@ extension Commands {
         if dryRun { notes += "ipsyncd: \(result.summary)\n" }
         output.stderr = notes
         return output
+    }
+
+    /// The applier's start-up recovery: staged files removed, a pending reload done, an unchecked swap undone.
+    private static func recover(_ applier: Applier, logger: Logger) async throws(ApplyError) {
+        let report = try await applier.recoverAtStartup()
+        if report.reloaded { logger.notice("reloaded nginx for a change an earlier run wrote but did not reload") }
+        if report.restored { logger.warning("put back the last good site file after an unfinished check") }
     }
 }
 

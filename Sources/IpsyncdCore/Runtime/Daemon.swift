@@ -220,8 +220,12 @@ public actor Daemon {
             for warning in result.warnings { logger.warning("\(warning)") }
             lastWarnings = result.warnings
         }
+        let startedUp = !ready && result.outcome != .failed
         report(result)
         await writeMetrics(result)
+        // Going idle: the code and data pages start-up or this resync touched need not stay mapped (not in
+        // tests, which share one process).
+        if case .process = signalSource { ResidentMemory.release(startUp: startedUp) }
     }
 
     /// systemd: STATUS after every resync, READY once, after the first that did not fail.

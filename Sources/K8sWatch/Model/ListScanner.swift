@@ -13,10 +13,13 @@ struct ListScanner {
     /// Scans `bytes`; `wanted` picks the items (by raw name bytes) worth keeping.
     init(_ bytes: UnsafeBufferPointer<UInt8>, wanted: ([UInt8]) -> Bool) throws(Failure) {
         var cursor = Cursor(bytes: bytes)
-        var first = true
+        var first = true, seenMetadata = false, seenItems = false
         try cursor.begin(UInt8(ascii: "{"))
         while let key = try cursor.nextKey(first: &first) {
             if cursor.equals(key, Self.metadata) {
+                // JSONDecoder rejects a repeated key: so does the scanner, so that both read the same lists.
+                guard !seenMetadata else { throw Failure() }
+                seenMetadata = true
                 var firstInner = true
                 try cursor.begin(UInt8(ascii: "{"))
                 while let inner = try cursor.nextKey(first: &firstInner) {
@@ -29,6 +32,8 @@ struct ListScanner {
                     }
                 }
             } else if cursor.equals(key, Self.items) {
+                guard !seenItems else { throw Failure() }
+                seenItems = true
                 if cursor.null() { continue }
                 var firstItem = true
                 try cursor.begin(UInt8(ascii: "["))

@@ -113,11 +113,13 @@ final class CurlTransfer: @unchecked Sendable {
             let code = curl_multi_perform(multi, &running)
             if code != CURLM_OK { return .failed(CURLE_FAILED_INIT, String(cString: curl_multi_strerror(code))) }
             if running == 0 { break }
-            var waitMs: Int32 = 1000
+            // No fixed cap: curl shortens the wait to its own next timeout, and `cancel()` wakes the poll,
+            // so an idle watch sleeps until a byte arrives or the idle timeout runs out (no wake-ups).
+            var waitMs = Int32.max
             if let idleTimeout {
                 let left = idleTimeout - (ContinuousClock.now - lastByte)
                 if left <= .zero { return .idle }
-                waitMs = Int32(clamping: min(1000, max(1, left.wholeMilliseconds)))
+                waitMs = Int32(clamping: max(1, left.wholeMilliseconds))
             }
             _ = curl_multi_poll(multi, nil, 0, waitMs, nil)
         }

@@ -25,6 +25,12 @@ struct ResponseError {
         case .aborted:
             return K8sError(code: .badResponse, message: "response from \(url) is too large (a line or body over the limit)")
         case .failed(let code, let detail):
+            if code == CURLE_SSL_CONNECT_ERROR && Self.brokeDuringHandshake(detail) {
+                return K8sError(code: .connection, message: """
+                    the connection to \(credentials.server) broke during the TLS handshake: \(detail); the API server \
+                    (or a proxy in between) closed it: is the API server up?
+                    """)
+            }
             if Self.tlsCodes.contains(code) {
                 let key = Self.clientCertificateCodes.contains(code) ? "client-certificate and client-key"
                     : detail.contains("host name") || detail.contains("subject name") ? "the server address and tls-server-name"
@@ -76,6 +82,14 @@ struct ResponseError {
     private static func plainText(_ body: [UInt8]) -> String {
         let text = String(decoding: body.prefix(300), as: UTF8.self)
         return FileAccess.trimmed(text.split(whereSeparator: \.isNewline).joined(separator: " "))
+    }
+
+    /// curl reports a reset or EOF during the handshake as an SSL connect error, yet no certificate was
+    /// looked at: the server died or went away, so it is a connection error (and logged as one).
+    static func brokeDuringHandshake(_ detail: String) -> Bool {
+        let text = detail.lowercased()
+        return ["connection reset", "broken pipe", "recv failure", "send failure", "ssl_error_syscall", "unexpected eof"]
+            .contains { text.contains($0) }
     }
 
     static func format(_ duration: Duration) -> String {
