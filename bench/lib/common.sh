@@ -22,11 +22,11 @@ trap cleanup EXIT
 fail() { echo "bench FAILED: $*" >&2; exit 1; }
 note() { echo "# $*" >&2; }
 
-# The release binary (the figures are for what operators install).
+# The release binary as scripts/install.sh builds it (the figures are for what operators install).
 build_ipsyncd() {
     if [ -z "${IPSYNCD:-}" ]; then
-        swift build -c release --product ipsyncd >&2 || fail "release build failed"
-        IPSYNCD="$(swift build -c release --show-bin-path)/ipsyncd"
+        swift build -c release --static-swift-stdlib --product ipsyncd >&2 || fail "release build failed"
+        IPSYNCD="$(swift build -c release --static-swift-stdlib --show-bin-path)/ipsyncd"
     fi
     [ -x "$IPSYNCD" ] || fail "no ipsyncd binary at $IPSYNCD"
 }
