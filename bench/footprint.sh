@@ -17,11 +17,7 @@ create_routed_services 127.0.0.11
 apictl bulk --prefix other --count 50 >/dev/null
 start_nginx
 start_ipsyncd
-kubectl get svc -n flowmaster --watch >/dev/null 2>"$work/kubectl.err" &
-kubectl_pid=$!
-pids+=($kubectl_pid)
-sleep 5
-[ -d "/proc/$kubectl_pid" ] || fail "kubectl --watch exited: $(cat "$work/kubectl.err")"
+start_kubectl_watch
 
 sample() { # label
     echo "$1: ipsyncd VmRSS $(mib "$(rss_kib "$ipsyncd_pid")") VmHWM $(mib "$(hwm_kib "$ipsyncd_pid")"); " \

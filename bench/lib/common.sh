@@ -101,6 +101,15 @@ start_ipsyncd() {
     cat "$work/ipsyncd.log" >&2
     fail "ipsyncd run did not finish its first resync"
 }
+# `kubectl get svc --watch` on the same namespace, the comparison for the footprint figures: sets kubectl_pid.
+start_kubectl_watch() {
+    kubectl get svc -n flowmaster --watch >/dev/null 2>"$work/kubectl.err" &
+    kubectl_pid=$!
+    pids+=($kubectl_pid)
+    sleep 5
+    [ -d "/proc/$kubectl_pid" ] || fail "kubectl --watch exited: $(cat "$work/kubectl.err")"
+}
+
 stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
 
 # metric NAME{LABELS}: a sample from ipsyncd's metrics file.

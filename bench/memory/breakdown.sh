@@ -37,10 +37,7 @@ create_routed_services 127.0.0.11
 apictl bulk --prefix other --count 50 >/dev/null
 start_nginx
 start_ipsyncd
-kubectl get svc -n flowmaster --watch >/dev/null 2>"$work/kubectl.err" &
-kubectl_pid=$!
-pids+=($kubectl_pid)
-sleep 5
+start_kubectl_watch
 report "idle after start-up" "$ipsyncd_pid"
 report "beside it, kubectl get svc --watch" "$kubectl_pid"
 mappings "$ipsyncd_pid"
