@@ -24,6 +24,7 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: name("resync_interval"), help: help("resync_interval")) var resyncInterval: String?
     @Option(name: name("log_format"), help: help("log_format")) var logFormat: String?
     @Option(name: name("log_level"), help: help("log_level")) var logLevel: String?
+    @Option(name: name("service_cidr"), help: help("service_cidr")) var serviceCIDR: String?
     @Option(name: name("state_dir"), help: help("state_dir")) var stateDir: String?
     @Option(name: name("metrics_file"), help: help("metrics_file")) var metricsFile: String?
 
@@ -34,7 +35,7 @@ struct SettingsOptions: ParsableArguments {
             "nginx_conf": nginxConf, "template": template, "check_command": checkCommand,
             "reload_command": reloadCommand, "command_timeout": commandTimeout, "settle": settle,
             "min_reload_interval": minReloadInterval, "resync_interval": resyncInterval, "log_format": logFormat,
-            "log_level": logLevel, "state_dir": stateDir, "metrics_file": metricsFile,
+            "log_level": logLevel, "service_cidr": serviceCIDR, "state_dir": stateDir, "metrics_file": metricsFile,
         ].compactMapValues { $0 }
         overrides.routes = route
         return overrides

@@ -26,6 +26,19 @@ enum SettingValues {
         return value
     }
 
+    /// `10.43.0.0/16,fd00:43::/112`: one or more CIDR blocks.
+    static func cidrs(_ text: String, _ place: Place) throws(ConfigError) -> [ServiceCIDR] {
+        var blocks: [ServiceCIDR] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let item = part.trimmingSpaces
+            guard let block = ServiceCIDR(item) else {
+                throw error(place, "\"\(item)\" is not a CIDR block; use ADDRESS/PREFIX, such as 10.43.0.0/16")
+            }
+            blocks.append(block)
+        }
+        return blocks
+    }
+
     /// A namespace is a DNS-1123 label.
     static func namespace(_ text: String, _ place: Place) throws(ConfigError) -> String {
         let bytes = Array(text.utf8)
@@ -68,4 +81,8 @@ enum SettingValues {
     private static func error(_ place: Place, _ message: String) -> ConfigError {
         ConfigError(code: .badValue, source: place.source, key: place.key, line: place.line, message: message)
     }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
 }

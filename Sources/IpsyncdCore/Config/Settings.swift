@@ -22,6 +22,8 @@ public struct Settings: Sendable {
     public var commandTimeout: Duration = .seconds(30)
     public var stateDir = "/var/lib/ipsyncd"
     public var metricsFile: String?
+    /// Refuse ClusterIPs outside these blocks; empty: no limit.
+    public var serviceCIDRs: [ServiceCIDR] = []
 
     /// The config file that was read, nil when none was.
     public internal(set) var configFile: String?

@@ -28,7 +28,8 @@ enum SettingsFileParser {
             if let parse = spec.parse {
                 if spec.range != nil { try reader.requireUnit(value, key) }
                 let place = SettingSpec.Place(source: source, key: key, line: line)
-                layer.add(key, try parse(reader.text(value, key), place))
+                let text = spec.acceptsList ? try reader.list(value, key) : try reader.text(value, key)
+                layer.add(key, try parse(text, place))
             } else {
                 let routes = try reader.routes(value)
                 layer.add(key) { $0.routes = routes }
@@ -104,6 +105,18 @@ private struct NodeReader {
                               message: "expected a single value (text), found \(kind(node))")
         }
         return try SettingValues.text(scalar.string, .init(source: source, key: key, line: node.mark?.line ?? 0))
+    }
+
+    /// A list of texts (or one text) as the comma-separated text a flag would give.
+    func list(_ node: Node, _ key: String) throws(ConfigError) -> String {
+        guard case .sequence(let sequence) = node else { return try text(node, key) }
+        guard !sequence.isEmpty else {
+            throw ConfigError(code: .badValue, source: source, key: key, line: node.mark?.line ?? 0,
+                              message: "the list is empty; give at least one value or leave the key out")
+        }
+        var items: [String] = []
+        for item in sequence { items.append(try text(item, key)) }
+        return items.joined(separator: ",")
     }
 
     /// A bare number has no unit: 5 could be seconds or minutes, so it is refused unless it is 0.

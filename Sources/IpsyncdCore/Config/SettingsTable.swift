@@ -21,6 +21,8 @@ package struct SettingSpec {
     let sample: [String]
     /// YAML null means "not given" (keys whose default is none).
     let nullable: Bool
+    /// A YAML list of texts is read as the comma-separated text of the flag.
+    var acceptsList = false
     /// Text of a flag or a scalar YAML value → an update; nil for `routes`, whose shapes are lists.
     let parse: ((String, Place) throws(ConfigError) -> Update)?
 }
@@ -88,6 +90,16 @@ package enum SettingsTable {
                  default: defaults.logLevel.rawValue, comment: []) { text, place throws(ConfigError) in
                 let value = try SettingValues.logLevel(text, place)
                 return { $0.logLevel = value }
+            },
+            SettingSpec(key: "service_cidr", flag: flag("service_cidr"), valueName: "cidr,…",
+                        help: "Refuse ClusterIPs outside these blocks (the cluster's service CIDRs, comma-separated).",
+                        defaultText: "none (any address that can be a ClusterIP)", range: nil,
+                        comment: ["The cluster's Service address blocks: a ClusterIP outside every block is refused and the route keeps",
+                                  "its address (k3s: 10.43.0.0/16). Unset: any address except unspecified, broadcast, multicast and",
+                                  "IPv4-mapped ones."],
+                        sample: ["#service_cidr: [10.43.0.0/16]"], nullable: true, acceptsList: true) { text, place throws(ConfigError) in
+                let value = try SettingValues.cidrs(text, place)
+                return { $0.serviceCIDRs = value }
             },
             text("state_dir", \.stateDir, value: "path", help: "Lock, last good copy and crash-recovery notes.",
                  comment: ["The lock, the last good copy of the site file and crash-recovery notes."]),
