@@ -4,7 +4,7 @@ public struct NginxConfError: Error, Equatable, Sendable, CustomStringConvertibl
         // syntax, worded as nginx -t words them
         case unexpectedEnd, unexpectedCloseBrace, unexpectedSemicolon, unterminatedQuote,
              missingSemicolon, unexpectedOpenBrace, invalidDirective
-        // route targets (DESIGN §5)
+        // route targets (docs/design.md §5)
         case locationMissing, noTarget, variableInProxyPass, upstreamSeveralServers,
              upstreamMissing, unsupportedTarget
         // template mode

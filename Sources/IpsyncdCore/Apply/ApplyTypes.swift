@@ -1,4 +1,4 @@
-/// Where the applier works and which commands it runs (DESIGN §4 keys `site`, `nginx_conf`,
+/// Where the applier works and which commands it runs (docs/design.md §4 keys `site`, `nginx_conf`,
 /// `check_command`, `reload_command`, `command_timeout`, `state_dir`).
 public struct ApplyOptions: Sendable {
     /// May be a symlink (sites-enabled → sites-available): it stays one; its target is rewritten.

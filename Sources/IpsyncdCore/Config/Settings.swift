@@ -1,7 +1,7 @@
 public import Logging
 import Posix
 
-/// Every option of DESIGN §4, resolved: a flag wins over the config file, the file over the default.
+/// Every option of docs/design.md §4, resolved: a flag wins over the config file, the file over the default.
 public struct Settings: Sendable {
     public var kubeconfig: String?
     public var context: String?

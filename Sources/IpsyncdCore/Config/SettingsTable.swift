@@ -77,7 +77,7 @@ package enum SettingsTable {
                                "first event), the least time between two reloads, and the full relist + file check."]),
             duration("min_reload_interval", \.minReloadInterval, range: .zero ... .seconds(600),
                      help: "Least time between two reloads.", comment: []),
-            duration("resync_interval", \.resyncInterval, range: .seconds(10) ... .seconds(86_400),
+            duration("resync_interval", \.resyncInterval, range: .seconds(1) ... .seconds(86_400),
                      help: "Full relist and file check this often.", comment: []),
             spec("log_format", value: "format", help: "auto (journal under systemd, else text), journal, text or json.",
                  default: defaults.logFormat.rawValue,

@@ -131,7 +131,7 @@ public enum Reconciler {
         }
     }
 
-    /// DESIGN §5: a proxy_pass outside the routes that points at a routed Service's old or current address.
+    /// docs/design.md §5: a proxy_pass outside the routes that points at a routed Service's old or current address.
     private static func strayWarnings(_ file: ConfigFile, routes: [Route], addresses: [Result<ServiceAddress, Problem>],
                                       outcomes: [RouteOutcome]) -> [String] {
         var owner: [String: String] = [:]   // host → service

@@ -2,7 +2,7 @@ public import K8sWatch
 public import Logging
 import Posix
 
-/// One resync (DESIGN §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.
+/// One resync (docs/design.md §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.
 public struct Resyncer: Sendable {
     public var routes: [Route]
     public var sitePath: String
