@@ -3,6 +3,7 @@ import PackageDescription
 
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let inMemoryLogging: Target.Dependency = .product(name: "InMemoryLogging", package: "swift-log")
 
 let package = Package(
     name: "ipsyncd",
@@ -31,9 +32,9 @@ let package = Package(
         .executableTarget(name: "nginxconf-bench", dependencies: ["NginxConf"], path: "bench/NginxConfBench"),
         .executableTarget(name: "k8swatch-bench", dependencies: ["K8sWatch"], path: "bench/K8sWatchBench"),
         // Helpers shared by the test targets: the test API server, a sandboxed nginx, temp dirs.
-        .target(name: "TestSupport", dependencies: ["K8sWatch", logging], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["K8sWatch", logging, inMemoryLogging], path: "Tests/TestSupport"),
         .testTarget(name: "NginxConfTests", dependencies: ["NginxConf", "TestSupport"]),
-        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "TestSupport"]),
-        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "TestSupport", "ipsyncd"]),
+        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "TestSupport", inMemoryLogging]),
+        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "TestSupport", "ipsyncd", inMemoryLogging]),
     ]
 )
