@@ -2,11 +2,8 @@ public import Logging
 import K8sWatch
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Posix
 
 /// `ipsyncd run`: watch → coalesce → resync → journal line, systemd status, metrics; a full resync every
 /// `resync_interval`; backoff after a failed check or reload; SIGHUP reloads the config, SIGTERM/SIGINT stop.
@@ -328,7 +325,7 @@ private struct DaemonLoop {
     }
 
     private func wallClockSeconds() -> Double {
-        let now = realtimeNow()
+        let now = Posix.realtimeNow()
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }
