@@ -101,8 +101,11 @@ struct Parser {
                                     "blocks nested more than \(Self.maxDepth) deep: this is not a config nginx is meant to read")
                     }
                     depth += 1
-                    children = try parseBlock(opener: here, parentName: first.value,
-                                              isCustomBody: DirectiveTable.hasCustomBody(first.value))
+                    let isCustomBody = DirectiveTable.hasCustomBody(first.value)
+                    let body = try parseBlock(opener: here, parentName: first.value, isCustomBody: isCustomBody)
+                    // Keys and values are no directives: no query may take a `proxy_pass` key in
+                    // `types` for a target.
+                    children = isCustomBody ? [] : body
                     depth -= 1
                 }
                 directives.append(directive(first, arguments, children: children, endingBefore: pos))

@@ -27,6 +27,25 @@ import Testing
         #expect(file.locations().count == (text.contains("location / {") ? 1 : 0))
     }
 
+    /// Keys are no directives: a `proxy_pass` key in `types` is no target, a `location` key in a
+    /// `map` no location.
+    @Test func keysAreNotDirectives() throws {
+        let file = try Self.parse("""
+            map $uri $v { location 1; }
+            server {
+                listen 80;
+                location / {
+                    types { proxy_pass 10.0.0.1:80; }
+                    proxy_pass http://10.0.0.2:80;
+                }
+            }
+            """)
+        #expect(file.directives[0].children?.isEmpty == true)
+        #expect(file.locations().count == 1)
+        let targets = try file.targets(route: "/").get()
+        #expect(targets.map(\.address) == ["10.0.0.2:80"])
+    }
+
     /// Failed before the fix: the parser read a block there.
     static let blocksInCustomBodies = [
         "map $uri $v { a { } }", "types { m { } }", "geo $s { l { } 1; }", "split_clients $a $b { 1% { } }",
