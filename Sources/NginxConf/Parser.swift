@@ -30,7 +30,7 @@ struct Parser {
 
     struct Opener { var name: String; var line: Int; var column: Int }
 
-    /// A custom body (`map`, `types`, ...: see `DirectiveTable.customBodyNames`) is handed by nginx to
+    /// A custom body (`map`, `types`, ...: see `DirectiveTable.hasCustomBody`) is handed by nginx to
     /// its directive's own handler: every line is a key and values, no directive rule applies, and a
     /// `{` in it is an error.
     private mutating func parseBlock(opener: Opener?, parentName: String?,
@@ -247,12 +247,18 @@ struct Parser {
     /// at `tokenStart + bufferSize` or later (bytes up to `lastRead`) before the token is done.
     static let bufferSize = 4096
 
+    @inline(__always)
     func checkLength(tokenStart: Int, lastRead: Int, unclosedQuote: UInt8? = nil) throws(NginxConfError) {
+        if lastRead - tokenStart >= Self.bufferSize { try checkLengthAtEnd(tokenStart: tokenStart, lastRead: lastRead, unclosedQuote: unclosedQuote) }
+    }
+
+    /// The rare part of `checkLength`: nginx reads no byte past the end of the file.
+    private func checkLengthAtEnd(tokenStart: Int, lastRead: Int, unclosedQuote: UInt8?) throws(NginxConfError) {
         guard min(lastRead, bytes.count - 1) - tokenStart >= Self.bufferSize else { return }
         let head = String(decoding: UnsafeBufferPointer(rebasing: bytes[tokenStart..<(tokenStart + 10)]), as: UTF8.self)
         throw error(.tooLong, at: tokenStart,
-                            unclosedQuote.map { "too long parameter, probably missing terminating \"\(Character(Unicode.Scalar($0)))\" character: close the quote" }
-                            ?? "too long parameter \"\(head)...\" started: nginx reads at most \(Self.bufferSize - 1) bytes of one parameter or comment")
+                    unclosedQuote.map { "too long parameter, probably missing terminating \"\(Character(Unicode.Scalar($0)))\" character: close the quote" }
+                    ?? "too long parameter \"\(head)...\" started: nginx reads at most \(Self.bufferSize - 1) bytes of one parameter or comment")
     }
 
     func error(_ code: NginxConfError.Code, at offset: Int, _ message: String) -> NginxConfError {
