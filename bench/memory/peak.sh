@@ -68,8 +68,8 @@ if [ "${HEAPTRACK:-0}" = 1 ]; then
     echo
     echo "heaptrack, the same run again:"
     heaptrack_print -f "$work/heaptrack.gz" --print-peaks 1 --print-allocators 0 --print-temporary 0 \
-        --print-leaks 0 --peak-limit 10 --sub-peak-limit 3 2>/dev/null | sed -n '/^MOST MEMORY CONSUMED/,$p' | head -150
+        --print-leaks 0 --peak-limit 10 --sub-peak-limit 3 2>/dev/null | sed -n '/^PEAK MEMORY CONSUMERS/,$p' | cut -c1-180 | head -150 || true
     heaptrack_print -f "$work/heaptrack.gz" --print-peaks 0 --print-allocators 0 --print-temporary 0 \
-        --print-leaks 0 2>/dev/null | grep -E '^(total runtime|calls to allocation|peak heap memory|peak RSS)'
+        --print-leaks 0 2>/dev/null | grep -E '^(total runtime|calls to allocation|peak heap memory|peak RSS)' || true
 fi
 echo "load average at the end: $(loadavg)"

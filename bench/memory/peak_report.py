@@ -121,9 +121,10 @@ def binary_pages(pages_path, binary):
                 if bit != "1":
                     continue
                 off = offset + i * PAGE
-                for s_off, s_vaddr, s_size in segments:
-                    if s_off <= off < s_off + s_size + PAGE:
-                        resident.append(off - s_off + s_vaddr)
+                # The last segment that starts on or before this page (segments share boundary pages).
+                for s_off, s_vaddr, s_size in reversed(segments):
+                    if s_off // PAGE * PAGE <= off < s_off + s_size:
+                        resident.append(max(off, s_off) - s_off + s_vaddr)
                         break
     return resident, segments
 

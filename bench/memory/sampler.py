@@ -5,8 +5,8 @@
 
 Reads /proc/PID/status every period (VmRSS, VmHWM, RssAnon, RssFile) into DIR/timeline.tsv with
 wall-clock times (to line up with the daemon's log), and copies /proc/PID/smaps to DIR/smaps-peak
-each time VmHWM has grown by 256 KiB or more since the last copy, so the last copy is the mappings
-at (within 256 KiB of) the peak; with it DIR/pages-peak: for each file-backed mapping, which of its
+each time VmRSS has grown 256 KiB or more above the last copy's, so the last copy is the mappings
+at (within 256 KiB of) the largest resident size sampled; with it DIR/pages-peak: for each file-backed mapping, which of its
 pages are present (from /proc/PID/pagemap, root only), to tell which sections of a binary are resident. Meant to be started by a wrapper script on its own PID just
 before it `exec`s the program (the PID stays the same): it touches FILE once it samples, and stops
 when the process exits.
@@ -48,6 +48,19 @@ def present_pages(pid, smaps):
     return "\n".join(lines) + "\n"
 
 
+def consistent(smaps, pages):
+    """Whether the present pages of the file mappings add up to their Rss in smaps (within 5 %)."""
+    rss, path = 0, ""
+    for line in smaps.splitlines():
+        fields = line.split(None, 5)
+        if fields and "-" in fields[0] and len(fields) >= 5 and len(fields[1]) == 4:
+            path = fields[5].strip() if len(fields) == 6 else ""
+        elif fields and fields[0] == "Rss:" and path.startswith("/"):
+            rss += int(fields[1])
+    present = 4 * sum(line.rsplit(" ", 1)[1].count("1") for line in pages.splitlines() if line)
+    return not pages or abs(present - rss) <= 0.05 * max(rss, 1)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--pid", type=int, required=True)
@@ -57,7 +70,7 @@ def main():
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     period = args.period_ms / 1000
-    saved_hwm = 0
+    saved_rss = 0
     with open(os.path.join(args.out, "timeline.tsv"), "w") as timeline:
         timeline.write("wall\t" + "\t".join(FIELDS) + "\texe\n")
         if args.ready:
@@ -67,14 +80,18 @@ def main():
             try:
                 values = status(args.pid)
                 exe = os.readlink("/proc/%d/exe" % args.pid)
-                if values.get("VmHWM", 0) >= saved_hwm + 256:
+                if values.get("VmRSS", 0) >= saved_rss + 256:
                     with open("/proc/%d/smaps" % args.pid) as f:
                         smaps = f.read()
-                    with open(os.path.join(args.out, "smaps-peak"), "w") as f:
-                        f.write(smaps)
-                    with open(os.path.join(args.out, "pages-peak"), "w") as f:
-                        f.write(present_pages(args.pid, smaps))
-                    saved_hwm = values["VmHWM"]
+                    pages = present_pages(args.pid, smaps)
+                    # The two reads are not atomic: when the daemon released pages in between (it does
+                    # right after its first resync), keep the last pair that agrees instead.
+                    if consistent(smaps, pages):
+                        with open(os.path.join(args.out, "smaps-peak"), "w") as f:
+                            f.write(smaps)
+                        with open(os.path.join(args.out, "pages-peak"), "w") as f:
+                            f.write(pages)
+                        saved_rss = values["VmRSS"]
             except (FileNotFoundError, ProcessLookupError):
                 break
             if not values:  # a zombie: the process has exited
