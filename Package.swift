@@ -3,6 +3,7 @@ import PackageDescription
 
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let inMemoryLogging: Target.Dependency = .product(name: "InMemoryLogging", package: "swift-log")
 
 let package = Package(
     name: "ipsyncd",
@@ -17,15 +18,17 @@ let package = Package(
     targets: [
         // Typed shims over libcurl's variadic C API (Swift cannot call curl_easy_setopt directly).
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // The one POSIX layer (Glibc): whole-file read, write-all, atomic replace with directory fsync, clock.
+        .target(name: "Posix"),
         // Lossless nginx config lexer, parser, queries, rewriter, template renderer and unified diff.
         .target(name: "NginxConf"),
         // Kubernetes API client over libcurl: kubeconfig, auth, Service model, ServiceWatcher.
-        .target(name: "K8sWatch", dependencies: ["CCurl", logging, yams]),
+        .target(name: "K8sWatch", dependencies: ["CCurl", "Posix", logging, yams]),
         // The daemon's core: config, reconciler, applier, daemon loop, logging, notify, metrics.
-        .target(name: "IpsyncdCore", dependencies: ["NginxConf", "K8sWatch", logging, yams]),
+        .target(name: "IpsyncdCore", dependencies: ["NginxConf", "K8sWatch", "Posix", logging, yams]),
         // The CLI: argument parsing only; everything else lives in IpsyncdCore.
         .executableTarget(name: "ipsyncd", dependencies: [
-            "IpsyncdCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "IpsyncdCore", "Posix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: [
             // Smaller peak memory (docs/benchmarks.md, "Levers for the peak"): lld with packed relative
             // relocations (DT_RELR, glibc 2.36+) instead of 1.8 MiB of RELA entries read at every start.
@@ -36,9 +39,10 @@ let package = Package(
         .executableTarget(name: "nginxconf-bench", dependencies: ["NginxConf"], path: "bench/NginxConfBench"),
         .executableTarget(name: "k8swatch-bench", dependencies: ["K8sWatch"], path: "bench/K8sWatchBench"),
         // Helpers shared by the test targets: the test API server, a sandboxed nginx, temp dirs.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["K8sWatch", logging, inMemoryLogging], path: "Tests/TestSupport"),
+        .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "NginxConfTests", dependencies: ["NginxConf", "TestSupport"]),
-        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "TestSupport"]),
-        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "TestSupport", "ipsyncd"]),
+        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "Posix", "TestSupport", inMemoryLogging]),
+        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "Posix", "TestSupport", "ipsyncd", inMemoryLogging]),
     ]
 )

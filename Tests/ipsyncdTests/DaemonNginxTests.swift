@@ -38,8 +38,8 @@ import TestSupport
         let snapshot = ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
                                                                              ports: [ServicePort(name: "http", port: new.port)])],
                                        resourceVersion: "2")
-        harness.snapshots.yield(snapshot)
-        #expect(await harness.eventually { !harness.records(result: "applied").isEmpty || !harness.records(result: "failed").isEmpty })
+        harness.source.yield(snapshot)
+        #expect(await eventually { !harness.records(result: "applied").isEmpty || !harness.records(result: "failed").isEmpty })
         let applied = try #require(harness.records(result: "applied").first,
                                    "\(harness.records.compactMap { $0["message"] as? String })")
         let message = try #require(applied["message"] as? String)
@@ -51,8 +51,8 @@ import TestSupport
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: sandbox.sitePath)) == "../sites-available/flowmaster")
 
         // The Service is deleted (first half of a recreate): the route keeps its address, and says why.
-        harness.snapshots.yield(ServiceSnapshot(services: [:], resourceVersion: "3"))
-        #expect(await harness.eventually { !harness.records(result: "kept").isEmpty })
+        harness.source.yield(ServiceSnapshot(services: [:], resourceVersion: "3"))
+        #expect(await eventually { !harness.records(result: "kept").isEmpty })
         let kept = try #require(harness.records(result: "kept").first?["message"] as? String)
         #expect(kept.hasPrefix("resync: kept /api/ ("))
         #expect(String(decoding: try readBytes(sandbox.siteTarget), as: UTF8.self).contains(new.address))
@@ -87,10 +87,10 @@ import TestSupport
             settings.commandTimeout = .seconds(10)
         }
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
+        harness.source.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
                                                                                      ports: [ServicePort(name: "http", port: new.port)])],
                                                 resourceVersion: "2"))
-        #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
+        #expect(await eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
         #expect(harness.records(result: "applied").count == 1, "\(harness.records.compactMap { $0["message"] as? String })")
@@ -118,13 +118,13 @@ import TestSupport
             settings.resyncInterval = .milliseconds(300)
         }
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
+        harness.source.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
                                                                                      ports: [ServicePort(name: "http", port: new.port)])],
                                                 resourceVersion: "2"))
-        #expect(await harness.eventually { harness.records(result: "applied").count == 1 })
+        #expect(await eventually { harness.records(result: "applied").count == 1 })
         // Someone puts the old address back by hand; no Kubernetes event follows.
         try Data(site(sandbox.listen, old.address).utf8).write(to: URL(fileURLWithPath: sandbox.siteTarget))
-        #expect(await harness.eventually { harness.records(result: "applied").count == 2 })
+        #expect(await eventually { harness.records(result: "applied").count == 2 })
         #expect(harness.relists >= 1)
         let repair = try #require(harness.records(result: "applied").last?["message"] as? String)
         #expect(repair.hasPrefix("resync: /api/ api-gateway \(old.address) → \(new.address); check ok "))
