@@ -3,7 +3,7 @@ public struct NginxConfError: Error, Equatable, Sendable, CustomStringConvertibl
     public enum Code: String, Sendable {
         // syntax, worded as nginx -t words them
         case unexpectedEnd, unexpectedCloseBrace, unexpectedSemicolon, unterminatedQuote,
-             missingSemicolon, unexpectedOpenBrace, invalidDirective
+             missingSemicolon, unexpectedOpenBrace, invalidDirective, tooLong
         // route targets (docs/design.md §5)
         case locationMissing, noTarget, variableInProxyPass, upstreamSeveralServers,
              upstreamMissing, unsupportedTarget
