@@ -128,6 +128,33 @@ public struct Applier: Sendable {
         return plan
     }
 
+    /// For `ipsyncd check`: why an apply could not create or write the state directory (nil when it can),
+    /// found by creating and removing a dot file where the apply would create its first file or directory.
+    public func stateDirectoryProblem() -> String? {
+        let path = options.stateDir
+        var existing = path
+        while !FileSystem.exists(existing) {
+            let parent = FileSystem.directory(of: existing)
+            if parent == existing { break }
+            existing = parent
+        }
+        var info = stat()
+        guard stat(existing, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            return "\(existing) is not a directory, so \(path) cannot be \(existing == path ? "used" : "created"); "
+                + "set state_dir to a directory ipsyncd may create and write (such as /var/lib/ipsyncd)"
+        }
+        let probe = FileSystem.stagingPath(beside: existing + "/check")
+        do {
+            try FileSystem.create(probe, [], mode: 0o600)
+            FileSystem.remove(probe)
+        } catch {
+            let what = existing == path ? "\(path) is not writable" : "\(path) cannot be created in \(existing)"
+            return "\(what) (\(FileSystem.describe(error.errno))); make it writable by ipsyncd (a read-only mount? "
+                + "systemd's ReadWritePaths= or StateDirectory=) or set state_dir"
+        }
+        return nil
+    }
+
     // MARK: Steps
 
     struct Site {
