@@ -1,5 +1,6 @@
 public import K8sWatch
 public import Logging
+import Posix
 
 /// One resync (DESIGN §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.
 public struct Resyncer: Sendable {
@@ -94,14 +95,14 @@ public struct Resyncer: Sendable {
     static func readAndPlan(snapshot: ServiceSnapshot, routes: [Route], sitePath: String,
                             templatePath: String?) -> Result<Plan, Problem> {
         let site: [UInt8]
-        do { site = try FileAccess.readBytes(sitePath) } catch {
-            return .failure(Problem(error.exists
+        do { site = try Posix.read(sitePath) } catch {
+            return .failure(Problem(error.pathExists
                 ? "cannot read the site file \(sitePath) (\(error.reason)); check its permissions"
                 : "the site file \(sitePath) does not exist (\(error.reason)); create it (template mode: ipsyncd render --output \(sitePath)) or set `site`"))
         }
         var template: [UInt8]?
         if let templatePath {
-            do { template = try FileAccess.readBytes(templatePath) } catch {
+            do { template = try Posix.read(templatePath) } catch {
                 return .failure(Problem("cannot read the template \(templatePath) (\(error.reason)); check the `template` setting"))
             }
         }

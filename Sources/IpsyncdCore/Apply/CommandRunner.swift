@@ -1,5 +1,6 @@
 import Dispatch
 import Glibc
+import Posix
 import Synchronization
 
 /// What a shell command did.
@@ -65,7 +66,7 @@ public struct CommandRunner: Sendable {
         let spawnError = spawnShell(command, stdoutFD: writeEnd, pid: &pid)
         close(writeEnd)  // the child holds its own copies; EOF comes when it (and its children) close them
         if spawnError != 0 {
-            return failedToStart("posix_spawn /bin/sh: \(String(cString: strerror(spawnError)))", start: start)
+            return failedToStart("posix_spawn /bin/sh: \(Posix.describe(spawnError))", start: start)
         }
         child.started(pid)
         _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)

@@ -1,4 +1,5 @@
 import Glibc
+import Posix
 import K8sWatch
 import NginxConf
 
@@ -9,7 +10,7 @@ extension Commands {
             return .failure("render needs a template: give --template PATH or set `template:` in the config file")
         }
         let template: [UInt8]
-        do { template = try FileAccess.readBytes(templatePath) } catch {
+        do { template = try Posix.read(templatePath) } catch {
             return .failure("cannot read the template \(templatePath) (\(error.reason)); check --template")
         }
         let snapshot = await source.snapshot()
@@ -32,8 +33,8 @@ extension Commands {
             return .failure("\(error)")
         }
         if path == "-" { return CommandOutput(stdout: rendered, exitCode: 0) }
-        if let problem = FileAccess.writeAtomically(rendered, to: path) {
-            return .failure("cannot write \(path): \(problem)")
+        do { try Posix.replace(path, with: rendered, mode: 0o644) } catch {
+            return .failure("cannot write \(path): \(error.reason)")
         }
         return CommandOutput(stderr: "ipsyncd: wrote \(path) (\(rendered.count) bytes)\n", exitCode: 0)
     }

@@ -1,11 +1,8 @@
 public import Logging
 import K8sWatch
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Posix
 
 /// `ipsyncd run`: watch → coalesce → resync → journal line, systemd status, metrics; a full resync every
 /// `resync_interval`; backoff after a failed check or reload; SIGHUP reloads the config, SIGTERM/SIGINT stop.
@@ -415,7 +412,7 @@ public actor Daemon {
     }
 
     private func wallClockSeconds() -> Double {
-        let now = realtimeNow()
+        let now = Posix.realtimeNow()
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }
