@@ -7,9 +7,11 @@ import Glibc
 #endif
 
 /// Issue 10 item 1 (docs/reliability.md): a hand edit made while an apply is in flight is kept. The check
-/// is slowed (a wrapper that sleeps, then runs nginx -t), and at a random point of each of 50 one-shot
+/// is slowed (a wrapper that marks its start, sleeps, then runs nginx -t), and during each of 50 one-shot
 /// syncs the site file is edited, in place (an append, as `echo >>` does) or by rename (as `sed -i` and
-/// editors do). Every edit must survive and every sync must leave the new address in the file.
+/// editors do): in half of the rounds at a random point of the whole run, in the other half while the
+/// check runs (so that the re-plan is exercised whatever the machine's speed). Every edit must survive
+/// and every sync must leave the new address in the file.
 @Suite("FaultMatrix: hand edits during applies")
 struct FaultHandEditTests {
     static let rounds = 50
@@ -18,7 +20,8 @@ struct FaultHandEditTests {
     func handEditsDuringApplies() async throws {
         try await blocking {
             let world = try FaultWorld()
-            world.settings["check_command"] = "sleep 0.1; " + world.nginx.checkCommand
+            let checkStarted = world.dir.file("check-started")
+            world.settings["check_command"] = "touch \(checkStarted); sleep 0.2; " + world.nginx.checkCommand
             try world.writeConfig()
             let sync = ["sync", "--config", world.configPath, "--log-format", "text"]
             let target = world.nginx.siteTarget
@@ -35,8 +38,13 @@ struct FaultHandEditTests {
             var replanned = 0, editorOverwroteSwap = 0, lostAt: Int?
             for round in 0..<Self.rounds {
                 try world.move(to: FaultWorld.randomAddress())
+                unlink(checkStarted)
                 let process = try IpsyncdProcess(sync)
-                usleep(UInt32(Double.random(in: 0...span) * 1_000_000))
+                if round % 4 < 2 {
+                    usleep(UInt32(Double.random(in: 0...span) * 1_000_000))
+                } else {
+                    #expect(FaultWorld.waitUntil(30) { access(checkStarted, F_OK) == 0 }, "round \(round): no check ran")
+                }
                 let edit = "# hand edit \(round) " + (round % 2 == 0 ? "in place" : "by rename")
                 if round % 2 == 0 { try Self.append(edit, to: target) } else { try Self.editByRename(target, adding: edit) }
                 edits.append(edit)
@@ -56,7 +64,7 @@ struct FaultHandEditTests {
             #expect(replanned > 0, "no edit fell between the plan and the swap: the test proves nothing")
             #expect(world.liveConfigPasses())
             #expect(world.leftovers.isEmpty, "leftovers: \(world.leftovers)")
-            print("fault-matrix | hand edits ×\(Self.rounds) over 0–\(Int(span * 1000)) ms of a sync with a 100 ms slower check: "
+            print("fault-matrix | hand edits ×\(Self.rounds) over 0–\(Int(span * 1000)) ms of a sync with a 200 ms slower check: "
                   + "re-planned \(replanned)×, editor's rename overwrote the swap \(editorOverwroteSwap)×, "
                   + (lostAt.map { "an edit lost in round \($0)" } ?? "edits lost 0"))
         }
