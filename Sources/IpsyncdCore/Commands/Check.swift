@@ -5,7 +5,7 @@ import Posix
 
 extension Commands {
     /// `ipsyncd check`: one line per check with ok, WARN or FAIL and what to do. Exit 0 when nothing failed.
-    public static func check(settings loaded: Result<Settings, ConfigError>, source: ServiceSource?,
+    public static func check(settings loaded: Result<Settings, ConfigError>, source: (any ServiceSource)?,
                              logger: Logger) async -> CommandOutput {
         var report = CheckReport()
         guard case .success(let settings) = loaded else {
@@ -21,10 +21,10 @@ extension Commands {
 
         var snapshot: ServiceSnapshot?
         if let source {
-            switch await source.probe() {
+            switch await source.probeResult() {
             case .success:
                 report.ok("kubernetes", "\(source.name): list and watch of services in \(settings.namespace) allowed")
-                switch await source.snapshot() {
+                switch await source.snapshotResult() {
                 case .success(let value): snapshot = value
                 case .failure(let error): report.fail("kubernetes", "cannot list services: \(error)")
                 }

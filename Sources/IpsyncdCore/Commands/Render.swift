@@ -5,7 +5,7 @@ import NginxConf
 
 extension Commands {
     /// `ipsyncd render [--template PATH] [--output PATH|-]`: the template filled with the live addresses.
-    public static func render(settings: Settings, output path: String, source: ServiceSource) async -> CommandOutput {
+    public static func render(settings: Settings, output path: String, source: any ServiceSource) async -> CommandOutput {
         guard let templatePath = settings.template else {
             return .failure("render needs a template: give --template PATH or set `template:` in the config file")
         }
@@ -13,7 +13,7 @@ extension Commands {
         do { template = try Posix.read(templatePath) } catch {
             return .failure("cannot read the template \(templatePath) (\(error.reason)); check --template")
         }
-        let snapshot = await source.snapshot()
+        let snapshot = await source.snapshotResult()
         guard case .success(let snapshot) = snapshot else {
             return .failure("cannot read the Services from \(source.name): \(snapshot.errorText)")
         }

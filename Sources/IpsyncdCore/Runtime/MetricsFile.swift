@@ -5,9 +5,6 @@ import Posix
 /// textfile collector, and written atomically (temp file in the same directory, fsync, rename) after each resync.
 /// Modelled on ingress-nginx's `nginx_ingress_controller_config_last_reload_*` metrics.
 public struct MetricsFile: Sendable {
-    public enum ResyncKind: String, Sendable, CaseIterable {
-        case applied, inSync = "in_sync", kept, failed, dryRun = "dry_run"
-    }
     public struct RouteState: Sendable, Equatable {
         public var location: String
         public var service: String
@@ -18,7 +15,7 @@ public struct MetricsFile: Sendable {
     }
 
     public let path: String
-    public private(set) var resyncs: [ResyncKind: Int] = [:]
+    public private(set) var resyncs: [ResyncOutcome: Int] = [:]
     public private(set) var reloadsOK = 0
     public private(set) var reloadsFailed = 0
     public private(set) var lastSuccess: Double?
@@ -30,7 +27,7 @@ public struct MetricsFile: Sendable {
     public init(path: String) { self.path = path }
 
     /// One resync's result; `at` is the wall-clock time in seconds since the epoch.
-    public mutating func record(_ kind: ResyncKind, at time: Double, check: Duration?, reload: Duration?,
+    public mutating func record(_ kind: ResyncOutcome, at time: Double, check: Duration?, reload: Duration?,
                                 reloadOK: Bool?) {
         resyncs[kind, default: 0] += 1
         if kind != .failed { lastSuccess = time }
@@ -50,7 +47,7 @@ public struct MetricsFile: Sendable {
             for (labels, value) in samples { out += name + labels + " " + value + "\n" }
         }
         metric("ipsyncd_resyncs_total", "counter", "Resyncs by result.",
-               ResyncKind.allCases.map { ("{result=\"\($0.rawValue)\"}", String(resyncs[$0] ?? 0)) })
+               ResyncOutcome.allCases.map { ("{result=\"\($0.rawValue)\"}", String(resyncs[$0] ?? 0)) })
         metric("ipsyncd_reloads_total", "counter", "nginx reloads by result.",
                [("{result=\"ok\"}", String(reloadsOK)), ("{result=\"failed\"}", String(reloadsFailed))])
         metric("ipsyncd_last_success_timestamp_seconds", "gauge",
