@@ -145,11 +145,11 @@ import TestSupport
         var fixture = try ResyncFixture()
         let file = try fixture.dir.write("a-file", "x")
         fixture.settings.stateDir = file + "/state"
-        let underFile = await Commands.check(settings: .success(fixture.settings), source: .fixed(flowmasterSnapshot()), logger: logger)
+        let underFile = await Commands.check(settings: .success(fixture.settings), source: ScriptedSource(flowmasterSnapshot()), logger: logger)
         #expect(underFile.exitCode == 1)
         #expect(text(underFile.stdout).contains("FAIL  state_dir: \(file) is not a directory, so \(file)/state cannot be created; set state_dir"),
                 "\(text(underFile.stdout))")
-        let sync = await Commands.sync(settings: fixture.settings, dryRun: false, source: .fixed(recreatedAPI), logger: logger)
+        let sync = await Commands.sync(settings: fixture.settings, dryRun: false, source: ScriptedSource(recreatedAPI), logger: logger)
         #expect(sync.exitCode == 1, "sync fails on it too")
 
         guard FaultWorld.canMountTmpfs else { return }
@@ -158,7 +158,7 @@ import TestSupport
         defer { _ = try? runProcess("/bin/umount", [mount.path]) }
         for stateDir in [mount.path, mount.path + "/ipsyncd"] {
             fixture.settings.stateDir = stateDir
-            let readOnly = await Commands.check(settings: .success(fixture.settings), source: .fixed(flowmasterSnapshot()), logger: logger)
+            let readOnly = await Commands.check(settings: .success(fixture.settings), source: ScriptedSource(flowmasterSnapshot()), logger: logger)
             #expect(readOnly.exitCode == 1)
             #expect(text(readOnly.stdout).contains("FAIL  state_dir: \(stateDir) ") && text(readOnly.stdout).contains("Read-only file system"),
                     "\(text(readOnly.stdout))")
@@ -168,7 +168,7 @@ import TestSupport
     @Test func checkFailsWhenNoRoutedServiceExistsInTheNamespace() async throws {
         let fixture = try ResyncFixture()
         let empty = ServiceSnapshot(services: [:], resourceVersion: "1")
-        let output = await Commands.check(settings: .success(fixture.settings), source: .fixed(empty), logger: logger)
+        let output = await Commands.check(settings: .success(fixture.settings), source: ScriptedSource(empty), logger: logger)
         #expect(output.exitCode == 1)
         #expect(text(output.stdout).contains("FAIL  kubernetes: none of the routed Services ("), "\(text(output.stdout))")
         #expect(text(output.stdout).contains("check the namespace setting"))
