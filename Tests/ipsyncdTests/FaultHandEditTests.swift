@@ -43,7 +43,7 @@ struct FaultHandEditTests {
                 if round % 4 < 2 {
                     usleep(UInt32(Double.random(in: 0...span) * 1_000_000))
                 } else {
-                    #expect(FaultWorld.waitUntil(30) { access(checkStarted, F_OK) == 0 }, "round \(round): no check ran")
+                    #expect(eventuallyBlocking(timeout: .seconds(30)) { access(checkStarted, F_OK) == 0 }, "round \(round): no check ran")
                 }
                 let edit = "# hand edit \(round) " + (round % 2 == 0 ? "in place" : "by rename")
                 if round % 2 == 0 { try Self.append(edit, to: target) } else { try Self.editByRename(target, adding: edit) }

@@ -19,7 +19,7 @@ struct FaultStopTests {
             let daemon = try world.startDaemon()
             try world.recreate()
             var hung: [Int32] = []
-            #expect(FaultWorld.waitUntil(20) {
+            #expect(eventuallyBlocking(timeout: .seconds(20)) {
                 hung = FaultLocalTests.processes(containing: "sleep \(marker)")
                 return hung.contains { Self.processGroup($0) != $0 }  // the grandchild, not only the shell
             }, "the check command did not start: \(daemon.log)")
@@ -27,7 +27,7 @@ struct FaultStopTests {
             try #require(!groups.isEmpty)
             daemon.signal(SIGTERM)
             #expect(daemon.waitForExit(timeout: 15) == 0, "\(daemon.log)")
-            #expect(FaultWorld.waitUntil(2) { Self.processes(inGroups: groups).isEmpty },
+            #expect(eventuallyBlocking(timeout: .seconds(2)) { Self.processes(inGroups: groups).isEmpty },
                     "left running after ipsyncd exited: \(Self.processes(inGroups: groups))")
             for pid in Self.processes(inGroups: groups) { kill(pid, SIGKILL) }
             #expect(world.siteText == world.expectedSite(world.addresses[world.addresses.count - 2]), "nothing live changed")
