@@ -48,6 +48,26 @@ struct ApplyCommandRunnerTests {
         #expect(result.status == 128 + SIGKILL)
     }
 
+    @Test func cancellingTheTaskKillsTheProcessGroup() async throws {
+        let dir = try TempDir()
+        let pidFile = dir.file("grandchild.pid")
+        let task = Task { await CommandRunner(timeout: .seconds(600)).run("sleep 600 & echo $! > \(pidFile); wait") }
+        var grandchild: pid_t?
+        for _ in 0..<500 where grandchild == nil {
+            try await Task.sleep(for: .milliseconds(10))
+            grandchild = (try? String(contentsOfFile: pidFile, encoding: .utf8))
+                .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        let pid = try #require(grandchild)
+        task.cancel()
+        let result = await task.value
+        #expect(result.cancelled)
+        #expect(!result.succeeded)
+        #expect(result.status == 128 + SIGKILL)
+        for _ in 0..<200 where processIsAlive(pid) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!processIsAlive(pid))
+    }
+
     @Test func missingProgramIsAnExitCode() async {
         let result = await CommandRunner(timeout: .seconds(10)).run("/nonexistent/program")
         #expect(result.status == 127)

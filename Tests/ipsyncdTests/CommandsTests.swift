@@ -107,7 +107,8 @@ import TestSupport
         let lines = text(output.stdout).split(separator: "\n").map(String.init)
         #expect(output.exitCode == 0, "\(lines)")
         #expect(lines.filter { $0.hasPrefix("ok    ") }.map { $0.split(separator: ":")[0] }
-                == ["ok    config", "ok    kubernetes", "ok    site", "ok    route /", "ok    route /api/", "ok    route /ws/", "ok    staged check"])
+                == ["ok    config", "ok    kubernetes", "ok    site", "ok    route /", "ok    route /api/", "ok    route /ws/", "ok    staged check",
+                   "ok    state_dir"])
         #expect(lines.contains { $0.hasPrefix("WARN  stray target: ") })
         #expect(lines.last == "all checks passed")
     }
@@ -137,6 +138,40 @@ import TestSupport
         #expect(out.contains("WARN  route /api/: ") && out.contains("api-gateway is absent"))
         #expect(out.contains("WARN  staged check: "))
         #expect(out.contains("WARN  config: check_command `touch "))
+    }
+
+    /// Issue 10 item 8: `sync` fails on a state directory it cannot create or write, so `check` must too.
+    @Test func checkFailsWhenTheStateDirCannotBeCreatedOrWritten() async throws {
+        var fixture = try ResyncFixture()
+        let file = try fixture.dir.write("a-file", "x")
+        fixture.settings.stateDir = file + "/state"
+        let underFile = await Commands.check(settings: .success(fixture.settings), source: ScriptedSource(flowmasterSnapshot()), logger: logger)
+        #expect(underFile.exitCode == 1)
+        #expect(text(underFile.stdout).contains("FAIL  state_dir: \(file) is not a directory, so \(file)/state cannot be created; set state_dir"),
+                "\(text(underFile.stdout))")
+        let sync = await Commands.sync(settings: fixture.settings, dryRun: false, source: ScriptedSource(recreatedAPI), logger: logger)
+        #expect(sync.exitCode == 1, "sync fails on it too")
+
+        guard FaultWorld.canMountTmpfs else { return }
+        let mount = try TempDir("ipsyncd-ro-state")
+        #expect(try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "ro,size=16k", "tmpfs", mount.path]).status == 0)
+        defer { _ = try? runProcess("/bin/umount", [mount.path]) }
+        for stateDir in [mount.path, mount.path + "/ipsyncd"] {
+            fixture.settings.stateDir = stateDir
+            let readOnly = await Commands.check(settings: .success(fixture.settings), source: ScriptedSource(flowmasterSnapshot()), logger: logger)
+            #expect(readOnly.exitCode == 1)
+            #expect(text(readOnly.stdout).contains("FAIL  state_dir: \(stateDir) ") && text(readOnly.stdout).contains("Read-only file system"),
+                    "\(text(readOnly.stdout))")
+        }
+    }
+
+    @Test func checkFailsWhenNoRoutedServiceExistsInTheNamespace() async throws {
+        let fixture = try ResyncFixture()
+        let empty = ServiceSnapshot(services: [:], resourceVersion: "1")
+        let output = await Commands.check(settings: .success(fixture.settings), source: ScriptedSource(empty), logger: logger)
+        #expect(output.exitCode == 1)
+        #expect(text(output.stdout).contains("FAIL  kubernetes: none of the routed Services ("), "\(text(output.stdout))")
+        #expect(text(output.stdout).contains("check the namespace setting"))
     }
 
     // MARK: render

@@ -34,7 +34,11 @@ public struct Applier: Sendable {
         }
         let site = try resolveSite()
         let live: [UInt8]
-        do { live = try FileSystem.read(site.target) } catch {
+        let planned: Planned
+        do {
+            let (bytes, identity) = try FileSystem.readWithIdentity(site.target)
+            (live, planned) = (bytes, Planned(bytes: bytes, identity: identity))
+        } catch {
             throw ApplyError(code: .siteUnreadable, message: "cannot read the site file: \(error); check the site setting")
         }
         guard live == expected else {
@@ -48,11 +52,12 @@ public struct Applier: Sendable {
         let staged = plan.isStaged && options.checkCommand.contains("{config}")
         let check: CommandResult
         if staged {
-            check = try await stagedCheckAndSwap(candidate: candidate, old: live, site: site, main: main, plan: plan)
+            check = try await stagedCheckAndSwap(candidate: candidate, old: live, site: site, main: main, plan: plan,
+                                                 planned: planned)
         } else {
             let why = inPlaceReason(plan)
             logger.notice("checking by swap, check, restore", metadata: ["site": "\(site.target)", "why": "\(why)"])
-            check = try await swapCheckRestore(candidate: candidate, old: live, site: site, why: why)
+            check = try await swapCheckRestore(candidate: candidate, old: live, site: site, why: why, planned: planned)
         }
         logger.debug("check passed, new bytes swapped in", metadata: [
             "site": "\(site.target)", "staged": "\(staged)", "check_duration": "\(check.duration)",
@@ -70,12 +75,14 @@ public struct Applier: Sendable {
     public func recoverAtStartup() async throws(ApplyError) -> RecoveryReport {
         let lock = try await ApplyLock.acquire(stateDir: options.stateDir, timeout: options.commandTimeout)
         defer { lock.release() }
-        let removed = removeLeftovers()
+        let (removed, notRemoved) = removeLeftovers()
         for path in removed {
             logger.notice("removed a file left by an earlier run", metadata: ["file": "\(path)"])
         }
+        for message in notRemoved { logger.warning("\(message)") }
         let outcome = try await settleIntentNote()
-        return RecoveryReport(removedLeftovers: removed, reloaded: outcome == .reloaded, restored: outcome == .restored)
+        return RecoveryReport(removedLeftovers: removed, leftoversNotRemoved: notRemoved,
+                              reloaded: outcome == .reloaded, restored: outcome == .restored)
     }
 
     /// True when a swap happened whose reload is not confirmed yet (the intent note exists).
@@ -121,11 +128,44 @@ public struct Applier: Sendable {
         return plan
     }
 
+    /// For `ipsyncd check`: why an apply could not create or write the state directory (nil when it can),
+    /// found by creating and removing a dot file where the apply would create its first file or directory.
+    public func stateDirectoryProblem() -> String? {
+        let path = options.stateDir
+        var existing = path
+        while !FileSystem.exists(existing) {
+            let parent = FileSystem.directory(of: existing)
+            if parent == existing { break }
+            existing = parent
+        }
+        var info = stat()
+        guard stat(existing, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            return "\(existing) is not a directory, so \(path) cannot be \(existing == path ? "used" : "created"); "
+                + "set state_dir to a directory ipsyncd may create and write (such as /var/lib/ipsyncd)"
+        }
+        let probe = FileSystem.stagingPath(beside: existing + "/check")
+        do {
+            try FileSystem.create(probe, [], mode: 0o600)
+            FileSystem.remove(probe)
+        } catch {
+            let what = existing == path ? "\(path) is not writable" : "\(path) cannot be created in \(existing)"
+            return "\(what) (\(FileSystem.describe(error.errno))); make it writable by ipsyncd (a read-only mount? "
+                + "systemd's ReadWritePaths= or StateDirectory=) or set state_dir"
+        }
+        return nil
+    }
+
     // MARK: Steps
 
     struct Site {
         var target: String
         var metadata: FileSystem.Metadata
+    }
+
+    /// The file the plan was made from, as read under the lock.
+    struct Planned {
+        var bytes: [UInt8]
+        var identity: FileSystem.Identity
     }
 
     /// Step 3: the symlink's target is the file to rewrite; the symlink itself stays.
@@ -143,7 +183,7 @@ public struct Applier: Sendable {
     /// note, the new bytes fsynced beside the target), so that only a rename and one directory fsync stand
     /// between a passed check and the reload. A failed check discards the prepared file and the note.
     private func stagedCheckAndSwap(candidate: [UInt8], old: [UInt8], site: Site, main: Staging.MainConfig,
-                                    plan: StagingPlan) async throws(ApplyError) -> CommandResult {
+                                    plan: StagingPlan, planned: Planned) async throws(ApplyError) -> CommandResult {
         let candidatePath = FileSystem.stagingPath(beside: site.target)
         let stagedMain = FileSystem.stagingPath(beside: main.path)
         defer {
@@ -157,16 +197,17 @@ public struct Applier: Sendable {
         } catch {
             throw ApplyError(code: .stageFailed, message: "cannot write a staged file for the check: \(error); the directory must be writable by ipsyncd")
         }
-        // The check command runs on a thread of its own (CommandRunner); the fsyncs go on meanwhile.
-        let check = Task { await runCheck(config: stagedMain) }
+        // The check command runs on a thread of its own (CommandRunner); the fsyncs go on meanwhile. A child
+        // task (not a detached one), so that cancelling the apply kills the check command too.
+        async let check = runCheck(config: stagedMain)
         let prepared: String
         do {
             prepared = try prepareSwap(candidate, old: old, site: site, phase: .checked)
         } catch {
-            _ = await check.value
+            _ = await check
             throw error
         }
-        let result = await check.value
+        let result = await check
         do {
             try checkPassed(result, what: "the new text for \(site.target) failed the check (staged in \(FileSystem.baseName(of: stagedMain))); nothing live changed")
         } catch {
@@ -174,7 +215,7 @@ public struct Applier: Sendable {
             removeIntentNote()
             throw error
         }
-        try commitSwap(prepared, site: site)
+        try commitSwap(prepared, site: site, planned: planned)
         return result
     }
 
@@ -185,8 +226,8 @@ public struct Applier: Sendable {
 
     /// Fallback when the check cannot be staged (`why`): swap, check the real config, put the old bytes back on failure.
     private func swapCheckRestore(candidate: [UInt8], old: [UInt8], site: Site,
-                                  why: String) async throws(ApplyError) -> CommandResult {
-        try swap(candidate, old: old, site: site, phase: .unchecked)
+                                  why: String, planned: Planned) async throws(ApplyError) -> CommandResult {
+        try commitSwap(try prepareSwap(candidate, old: old, site: site, phase: .unchecked), site: site, planned: planned)
         let result = await runCheck(config: options.nginxConf)
         do {
             try checkPassed(result, what: "the new text for \(site.target) failed the check (\(why), so it was checked in place); the old bytes are back")
@@ -216,6 +257,10 @@ public struct Applier: Sendable {
     }
 
     private func checkPassed(_ result: CommandResult, what: String) throws(ApplyError) {
+        if result.cancelled {
+            throw ApplyError(code: .checkTimedOut,
+                             message: "the check command was killed because ipsyncd is stopping; \(what)", output: result.outputText)
+        }
         if result.timedOut {
             throw ApplyError(code: .checkTimedOut,
                              message: "the check command did not finish within \(options.commandTimeout) and was killed; \(what)",
@@ -224,11 +269,6 @@ public struct Applier: Sendable {
         guard result.status == 0 else {
             throw ApplyError(code: .checkFailed, message: "\(what) (exit \(result.status))", output: result.outputText)
         }
-    }
-
-    /// Step 6: last good copy, intent note (before the swap), then the atomic replace with mode and owner kept.
-    private func swap(_ bytes: [UInt8], old: [UInt8], site: Site, phase: IntentNote.Phase) throws(ApplyError) {
-        try commitSwap(try prepareSwap(bytes, old: old, site: site, phase: phase), site: site)
     }
 
     /// Step 6 up to the rename: the last good copy and the intent note in the state directory, and the new
@@ -253,8 +293,18 @@ public struct Applier: Sendable {
     }
 
     /// Step 6, the swap itself: the rename is atomic (a crash leaves the old bytes or the new ones), then
-    /// the directory is fsynced so that the rename survives a power loss.
-    private func commitSwap(_ temp: String, site: Site) throws(ApplyError) {
+    /// the directory is fsynced so that the rename survives a power loss. A hand edit made since the plan
+    /// (in place, or an editor's rename over the file) is never overwritten: the prepared file is discarded
+    /// and `.siteChanged` tells the caller to plan again from the edited file.
+    private func commitSwap(_ temp: String, site: Site, planned: Planned) throws(ApplyError) {
+        guard Self.stillHolds(site.target, planned) else {
+            FileSystem.remove(temp)
+            removeIntentNote()
+            logger.warning("the site file changed while the apply was in flight: the prepared file was discarded and the apply is re-planned from the edited file",
+                           metadata: ["site": "\(site.target)"])
+            throw ApplyError(code: .siteChanged,
+                             message: "\(site.target) changed while the apply was in flight (after the plan was made, before the swap); the prepared file was discarded: re-plan from the edited file")
+        }
         guard rename(temp, site.target) == 0 else {
             let error = FileSystem.describe(errno)
             FileSystem.remove(temp)
@@ -269,6 +319,17 @@ public struct Applier: Sendable {
         }
     }
 
+    /// Whether `path` is still the file the plan was made from: the same inode, the same bytes read back,
+    /// and a stat after that read-back that shows no write since it was opened (times may tick coarsely,
+    /// hence the bytes). What remains between this and the rename is one stat and a compare.
+    static func stillHolds(_ path: String, _ planned: Planned) -> Bool {
+        guard let (bytes, opened) = try? FileSystem.readWithIdentity(path),
+              opened.device == planned.identity.device, opened.inode == planned.identity.inode,
+              bytes == planned.bytes,
+              let now = try? FileSystem.identity(path) else { return false }
+        return now == opened
+    }
+
     /// Step 7: the reload command, then new workers under nginx's master (old ones may linger on
     /// long connections, so their exit is not waited for). Returns the time from reload to confirmation.
     private func reloadAndConfirm(pidFile: String) async throws(ApplyError) -> Duration {
@@ -277,6 +338,11 @@ public struct Applier: Sendable {
         let master = NginxProcesses.masterPid(pidFile: pidFile)
         let before = master.map(NginxProcesses.children(of:)) ?? []
         let result = await CommandRunner(timeout: options.commandTimeout).run(options.reloadCommand)
+        if result.cancelled {
+            throw ApplyError(code: .reloadTimedOut,
+                             message: "the reload command was killed because ipsyncd is stopping; the next start reloads nginx (intent note)",
+                             output: result.outputText)
+        }
         if result.timedOut {
             throw ApplyError(code: .reloadTimedOut,
                              message: "the reload command did not finish within \(options.commandTimeout) and was killed; the reload is retried",
@@ -332,18 +398,26 @@ public struct Applier: Sendable {
     }
 
     /// `.*.ipsyncd-*` beside the site (link and target), beside the main config, and in the state directory.
-    private func removeLeftovers() -> [String] {
+    /// Returns what was removed, and a message for each name that was not (left alone, with what to do).
+    private func removeLeftovers() -> (removed: [String], notRemoved: [String]) {
         var directories = [FileSystem.directory(of: options.sitePath), FileSystem.directory(of: options.nginxConf),
                            options.stateDir, options.stateDir + "/last-good"]
         if let target = try? FileSystem.resolve(options.sitePath) { directories.append(FileSystem.directory(of: target)) }
         var seen: Set<String> = []
-        var removed: [String] = []
+        var removed: [String] = [], notRemoved: [String] = []
         for directory in directories where seen.insert((try? FileSystem.resolve(directory)) ?? directory).inserted {
             for path in FileSystem.stagingLeftovers(in: directory) {
-                FileSystem.remove(path)
-                removed.append(path)
+                do {
+                    try FileSystem.removeFile(path)
+                    removed.append(path)
+                } catch where error.errno == EISDIR {
+                    notRemoved.append("\(path) is a directory with the name of a file ipsyncd stages (ipsyncd never creates "
+                                      + "directories there); it was left alone: remove it (rm -r) once you know nothing needs it")
+                } catch {
+                    notRemoved.append("cannot remove \(path), left by an earlier run: \(error); remove it by hand")
+                }
             }
         }
-        return removed
+        return (removed, notRemoved)
     }
 }

@@ -50,6 +50,9 @@ public struct ApplyReport: Sendable {
 public struct RecoveryReport: Sendable {
     /// Staged and temporary files an earlier run left behind, now removed.
     public var removedLeftovers: [String]
+    /// Names of ipsyncd's kind (`.*.ipsyncd-*`) that could not be removed (a directory, say): what was
+    /// found and what to do, one message each (also logged as warnings).
+    public var leftoversNotRemoved: [String] = []
     /// An intent note was found and nginx was reloaded (and confirmed) for it.
     public var reloaded: Bool
     /// A fallback swap whose check never finished was undone (the last good bytes put back).

@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import Posix
+import Synchronization
 
 /// What a shell command did.
 public struct CommandResult: Sendable {
@@ -12,15 +13,18 @@ public struct CommandResult: Sendable {
     /// The command overran its timeout and its process group was killed.
     public var timedOut: Bool
     public var duration: Duration
+    /// The task that ran it was cancelled (a stop that outlasted its grace): its process group was killed.
+    public var cancelled = false
 
-    public var succeeded: Bool { status == 0 && !timedOut }
+    public var succeeded: Bool { status == 0 && !timedOut && !cancelled }
     public var outputText: String { String(decoding: output, as: UTF8.self) }
 }
 
 /// Runs `/bin/sh -c CMD` in a process group of its own, with stdin from /dev/null, stdout and
 /// stderr captured through one pipe, a timeout that kills the whole group (SIGTERM, then SIGKILL
 /// after 1 s), and the child always reaped. The waiting happens on a thread of its own, never on
-/// the cooperative pool (a hung command must not starve the daemon's tasks).
+/// the cooperative pool (a hung command must not starve the daemon's tasks). Cancelling the calling
+/// task kills the group at once (SIGKILL), so that a daemon that stops never leaves a command behind.
 public struct CommandRunner: Sendable {
     public static let outputCap = 64 * 1024
     public var timeout: Duration
@@ -31,15 +35,20 @@ public struct CommandRunner: Sendable {
 
     public func run(_ command: String) async -> CommandResult {
         let timeout = self.timeout
-        return await withCheckedContinuation { continuation in
-            DispatchQueue(label: "ipsyncd.command").async {
-                continuation.resume(returning: Self.runBlocking(command, timeout: timeout))
+        let child = Child()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                DispatchQueue(label: "ipsyncd.command").async {
+                    continuation.resume(returning: Self.runBlocking(command, timeout: timeout, child: child))
+                }
             }
+        } onCancel: {
+            child.cancel()
         }
     }
 
     /// Blocks the calling thread until the command has exited and been reaped.
-    static func runBlocking(_ command: String, timeout: Duration) -> CommandResult {
+    static func runBlocking(_ command: String, timeout: Duration, child: Child = Child()) -> CommandResult {
         let clock = ContinuousClock()
         let start = clock.now
         var fds: [Int32] = [-1, -1]
@@ -59,46 +68,103 @@ public struct CommandRunner: Sendable {
         if spawnError != 0 {
             return failedToStart("posix_spawn /bin/sh: \(Posix.describe(spawnError))", start: start)
         }
+        child.started(pid)
         _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
 
         var output = OutputBuffer()
         let deadline = start + timeout
         var waitStatus: Int32 = 0
-        var timedOut = false
+        var timedOut = false, cancelled = false
         while true {
-            if waitpid(pid, &waitStatus, WNOHANG) == pid {
+            if let status = child.reap(block: false) {
+                waitStatus = status
+                cancelled = child.isCancelled  // the cancel's SIGKILL may be what ended it
                 output.drain(readEnd)  // what the shell wrote last; grandchildren holding the pipe are not waited for
+                break
+            }
+            if child.isCancelled {
+                cancelled = true  // the cancel already sent SIGKILL to the group
+                waitStatus = child.reap(block: true) ?? 0
+                output.drain(readEnd)
                 break
             }
             if clock.now >= deadline {
                 timedOut = true
-                waitStatus = killGroup(pid, output: &output, readEnd: readEnd)
+                waitStatus = killGroup(child, output: &output, readEnd: readEnd)
                 break
             }
             output.waitAndRead(readEnd, upTo: .milliseconds(10))
         }
         return CommandResult(status: exitCode(waitStatus), output: output.bytes, truncated: output.truncated,
-                             timedOut: timedOut, duration: clock.now - start)
+                             timedOut: timedOut, duration: clock.now - start, cancelled: cancelled)
     }
 
     /// SIGTERM to the group, SIGKILL to what is left after 1 s; returns the shell's reaped wait status.
-    private static func killGroup(_ pid: pid_t, output: inout OutputBuffer, readEnd: Int32) -> Int32 {
-        var waitStatus: Int32 = 0
-        kill(-pid, SIGTERM)
+    private static func killGroup(_ child: Child, output: inout OutputBuffer, readEnd: Int32) -> Int32 {
+        child.signalGroup(SIGTERM)
         let clock = ContinuousClock()
         let grace = clock.now + .seconds(1)
-        var reaped = false
-        while clock.now < grace {
-            if waitpid(pid, &waitStatus, WNOHANG) == pid { reaped = true; break }
+        var reaped: Int32?
+        while clock.now < grace && !child.isCancelled {
+            reaped = child.reap(block: false)
+            if reaped != nil { break }
             output.waitAndRead(readEnd, upTo: .milliseconds(10))
         }
         // Also after the shell is gone: a grandchild that ignored SIGTERM is still in the group.
-        kill(-pid, SIGKILL)
-        if !reaped {
-            while waitpid(pid, &waitStatus, 0) == -1 && errno == EINTR {}
-        }
+        child.signalGroup(SIGKILL, evenIfReaped: true)
+        let waitStatus = reaped ?? child.reap(block: true) ?? 0
         output.drain(readEnd)
         return waitStatus
+    }
+
+    /// The running shell, shared with the cancellation handler: a signal to its group is sent only while
+    /// the shell is not yet reaped (its pid, the group's id, cannot have been reused then).
+    final class Child: Sendable {
+        private struct State { var pid: pid_t = 0; var reaped = false; var cancelled = false }
+        private let state = Mutex(State())
+
+        init() {}
+
+        func started(_ pid: pid_t) {
+            state.withLock { state in
+                state.pid = pid
+                if state.cancelled { kill(-pid, SIGKILL) }
+            }
+        }
+
+        /// From the task's cancellation handler: SIGKILL to the whole group, at once (the stop's grace is over).
+        func cancel() {
+            state.withLock { state in
+                state.cancelled = true
+                if state.pid > 0 && !state.reaped { kill(-state.pid, SIGKILL) }
+            }
+        }
+
+        var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+        func signalGroup(_ signal: Int32, evenIfReaped: Bool = false) {
+            state.withLock { state in
+                if state.pid > 0 && (!state.reaped || evenIfReaped) { kill(-state.pid, signal) }
+            }
+        }
+
+        /// The shell's wait status once it has exited (`block`: wait for that), nil while it runs.
+        func reap(block: Bool) -> Int32? {
+            let pid = state.withLock { $0.pid }
+            var status: Int32 = 0
+            while true {
+                // Under the lock, so that `cancel` never signals a group whose leader was just reaped.
+                let (result, failure) = state.withLock { state -> (pid_t, Int32) in
+                    let result = waitpid(pid, &status, WNOHANG)
+                    if result == pid { state.reaped = true }
+                    return (result, errno)
+                }
+                if result == pid { return status }
+                if result == -1 && failure != EINTR { return nil }
+                if !block { return nil }
+                usleep(2_000)
+            }
+        }
     }
 
     private static func spawnShell(_ command: String, stdoutFD: Int32, pid: inout pid_t) -> Int32 {
@@ -145,7 +211,7 @@ public struct CommandRunner: Sendable {
 
     private static func failedToStart(_ message: String, start: ContinuousClock.Instant) -> CommandResult {
         CommandResult(status: 127, output: Array(message.utf8), truncated: false, timedOut: false,
-                      duration: ContinuousClock().now - start)
+                      duration: ContinuousClock().now - start, cancelled: false)
     }
 }
 

@@ -11,6 +11,49 @@ typealias FileSystem = Posix
 extension Posix {
     struct Metadata { var mode: mode_t; var uid: uid_t; var gid: gid_t }
 
+    /// What tells one version of a file from another without reading it: a rename over the path changes
+    /// the inode, a write changes the size or the times (which may tick as coarsely as the kernel's clock,
+    /// so the bytes are compared too; see `Applier.stillHolds`).
+    struct Identity: Equatable {
+        var device: UInt64, inode: UInt64, size: Int64
+        var modified: timespec, changed: timespec
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev); inode = UInt64(info.st_ino); size = Int64(info.st_size)
+            modified = info.st_mtim; changed = info.st_ctim
+        }
+
+        static func == (a: Identity, b: Identity) -> Bool {
+            a.device == b.device && a.inode == b.inode && a.size == b.size
+                && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+                && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
+        }
+    }
+
+    static func identity(_ path: String) throws(FileError) -> Identity {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw FileError(operation: "stat", path: path, errno: errno) }
+        return Identity(info)
+    }
+
+    /// The bytes and the identity of the file that was opened (fstat before the read).
+    static func readWithIdentity(_ path: String) throws(FileError) -> (bytes: [UInt8], identity: Identity) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError(operation: "fstat", path: path, errno: errno) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count > 0 { bytes.append(contentsOf: chunk[0..<count]); continue }
+            if count == 0 { return (bytes, Identity(info)) }
+            if errno == EINTR { continue }
+            throw FileError(operation: "read", path: path, errno: errno)
+        }
+    }
+
     static func metadata(_ path: String) throws(FileError) -> Metadata {
         var info = stat()
         guard stat(path, &info) == 0 else { throw FileError(operation: "stat", path: path, errno: errno) }
@@ -37,6 +80,11 @@ extension Posix {
 
     static func remove(_ path: String) {
         unlink(path)
+    }
+
+    /// `unlink`, with the reason when it fails (EISDIR: a directory is never unlinked, nor emptied).
+    static func removeFile(_ path: String) throws(FileError) {
+        guard unlink(path) == 0 else { throw FileError(operation: "unlink", path: path, errno: errno) }
     }
 
     // MARK: Names

@@ -52,6 +52,12 @@ extension Commands {
             }
         }
 
+        let routedServices = Array(Set(settings.routes.map(\.service))).sorted()
+        if let snapshot, !routedServices.isEmpty, routedServices.allSatisfy({ snapshot.services[$0] == nil }) {
+            report.fail("kubernetes", "none of the routed Services (\(routedServices.joined(separator: ", "))) exists in namespace "
+                        + "\(settings.namespace); check the namespace setting and the routes' Service names "
+                        + "(kubectl get services -n \(settings.namespace))")
+        }
         for route in settings.routes {
             let name = "route \(route.location)"
             switch file.targets(route: route.location) {
@@ -82,6 +88,12 @@ extension Commands {
             }
         } catch {
             report.fail("staged check", "\(error)")
+        }
+        // `sync` and `run` take their lock and keep their notes there: a state directory they cannot write fails them.
+        if let problem = Applier(options: ApplyOptions(settings: settings), logger: logger).stateDirectoryProblem() {
+            report.fail("state_dir", problem)
+        } else {
+            report.ok("state_dir", "\(settings.stateDir) writable")
         }
 
         if let snapshot {

@@ -39,13 +39,29 @@ extension ResyncLine {
 
     static func failureText(_ result: ResyncResult, checkLabel: String) -> String {
         guard let error = result.applyError else { return result.failure ?? "unknown error" }
-        let first = firstProblemLine(error.output)
+        let problem = markedProblemLine(error.output)
         switch error.code {
-        case .checkFailed: return "\(checkLabel): " + (first ?? error.message)
+        case .checkFailed: return "\(checkLabel): " + (problem ?? error.message + lastLines(error.output))
         case .checkTimedOut: return "\(checkLabel): " + error.message
-        case .reloadFailed: return "reload: " + (first ?? error.message)
+        case .reloadFailed: return "reload: " + (problem ?? error.message + lastLines(error.output))
         default: return error.message
         }
+    }
+
+    /// A command that failed without an nginx-style `[emerg]` line (a wrapper script, systemctl): the end
+    /// of its output is where the reason usually is. The message already carries the exit status.
+    static func lastLines(_ output: String, count: Int = 3) -> String {
+        let lines = output.split(whereSeparator: \.isNewline).map { String($0).trimmingSuffixWhitespace() }.filter { !$0.isEmpty }
+        guard !lines.isEmpty else { return "; the command printed nothing" }
+        let shown = lines.suffix(count)
+        let label = lines.count > count ? "last \(count) of \(lines.count) lines of its output" : "its output"
+        return "; \(label): " + shown.joined(separator: " | ")
+    }
+
+    /// The first line with an nginx severity marker, if any.
+    static func markedProblemLine(_ output: String) -> String? {
+        let markers = ["[emerg]", "[alert]", "[crit]", "[error]"]
+        return output.split(whereSeparator: \.isNewline).map { String($0) }.first { line in markers.contains { line.contains($0) } }
     }
 
     /// nginx prints "syntax is ok" before an [emerg] found later: the first line that says what is wrong.

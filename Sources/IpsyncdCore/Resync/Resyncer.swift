@@ -25,12 +25,15 @@ public struct Resyncer: Sendable {
         serviceCIDRs = settings.serviceCIDRs
     }
 
+    /// Plans made per resync when the site file keeps changing under the apply; then the resync fails and is retried.
+    static let attempts = 4
+
     /// With `dryRun` the result carries the diff; no file is written and no command is run.
     public func resync(snapshot: ServiceSnapshot, dryRun: Bool) async -> ResyncResult {
         let clock = ContinuousClock()
         let start = clock.now
         var result = ResyncResult(outcome: .failed, dryRun: dryRun)
-        for attempt in 1...2 {
+        for attempt in 1...Self.attempts {
             let planStart = clock.now
             let plan: Plan
             switch makePlan(snapshot: snapshot) {
@@ -74,8 +77,9 @@ public struct Resyncer: Sendable {
                 break
             } catch {
                 result.applyDuration = clock.now - applyStart
-                // Someone wrote the file between our read and the lock: plan again from what is there now.
-                if error.code == .siteChanged && attempt == 1 { continue }
+                // Someone wrote the file since our read (before the lock, or during the check): plan again
+                // from what is there now, keeping the edit.
+                if error.code == .siteChanged && attempt < Self.attempts { continue }
                 result.outcome = .failed
                 result.applyError = error
                 result.failure = error.description
