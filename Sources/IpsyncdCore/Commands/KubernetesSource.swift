@@ -10,7 +10,7 @@ extension ServiceSource {
         } catch {
             return .failing(error, name: settings.kubeconfig.map { "kubeconfig \($0)" } ?? "the kubeconfig")
         }
-        let client = APIClient(credentials: credentials)
+        let client = APIClient(credentials: credentials, timeouts: settings.apiTimeouts)
         let namespace = settings.namespace
         let names = Set(settings.routes.map(\.service))
         return ServiceSource(

@@ -19,6 +19,12 @@ public struct Settings: Sendable {
     public var logFormat = LogFormat.auto
     public var logLevel = Logger.Level.info
     public var commandTimeout: Duration = .seconds(30)
+    /// A whole LIST/GET to the API server (its response headers: within half of it).
+    public var apiTimeout: Duration = .seconds(30)
+    /// An exec credential plugin is killed with its process group after this.
+    public var execTimeout: Duration = .seconds(30)
+    /// A watch connection silent for this long is dead (TCP keepalive, bookmark deadline).
+    public var watchSilence: Duration = .seconds(60)
     public var stateDir = "/var/lib/ipsyncd"
     public var metricsFile: String?
 
@@ -81,6 +87,9 @@ public struct Settings: Sendable {
         if let value = layer.logFormat { logFormat = value }
         if let value = layer.logLevel { logLevel = value }
         if let value = layer.commandTimeout { commandTimeout = value }
+        if let value = layer.apiTimeout { apiTimeout = value }
+        if let value = layer.execTimeout { execTimeout = value }
+        if let value = layer.watchSilence { watchSilence = value }
         if let value = layer.stateDir { stateDir = value }
         if let value = layer.metricsFile { metricsFile = value }
     }
@@ -103,6 +112,9 @@ struct SettingsLayer {
     var logFormat: LogFormat?
     var logLevel: Logger.Level?
     var commandTimeout: Duration?
+    var apiTimeout: Duration?
+    var execTimeout: Duration?
+    var watchSilence: Duration?
     var stateDir: String?
     var metricsFile: String?
 }

@@ -4,7 +4,8 @@ import Yams
 enum SettingsFileParser {
     static let keys = ["kubeconfig", "context", "namespace", "site", "nginx_conf", "routes", "template",
                        "check_command", "reload_command", "settle", "min_reload_interval", "resync_interval",
-                       "log_format", "log_level", "command_timeout", "state_dir", "metrics_file"]
+                       "log_format", "log_level", "command_timeout", "state_dir", "metrics_file",
+                       "api_timeout", "exec_timeout", "watch_silence"]
 
     static func parse(yaml: String, source: String) throws(ConfigError) -> SettingsLayer {
         let root: Node?
@@ -39,6 +40,9 @@ enum SettingsFileParser {
             case "min_reload_interval": layer.minReloadInterval = try reader.duration(value, key, allowZero: true)
             case "resync_interval": layer.resyncInterval = try reader.duration(value, key, allowZero: false)
             case "command_timeout": layer.commandTimeout = try reader.duration(value, key, allowZero: false)
+            case "api_timeout": layer.apiTimeout = try reader.duration(value, key, allowZero: false)
+            case "exec_timeout": layer.execTimeout = try reader.duration(value, key, allowZero: false)
+            case "watch_silence": layer.watchSilence = try reader.duration(value, key, allowZero: false)
             case "log_format":
                 layer.logFormat = try SettingValues.logFormat(reader.text(value, key), source: source, key: key, line: line)
             case "log_level":

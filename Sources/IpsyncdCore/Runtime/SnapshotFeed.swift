@@ -16,7 +16,7 @@ struct SnapshotFeed: Sendable {
                            logger: Logger) throws(K8sError) -> SnapshotFeed {
         let credentials = try KubeConfigLoader.load(path: settings.kubeconfig, context: settings.context,
                                                     environment: environment)
-        let watcher = ServiceWatcher(client: APIClient(credentials: credentials), namespace: settings.namespace,
+        let watcher = ServiceWatcher(client: APIClient(credentials: credentials, timeouts: settings.apiTimeouts), namespace: settings.namespace,
                                      names: Set(settings.routes.map(\.service)), logger: logger)
         return SnapshotFeed(description: "\(credentials.source) → \(credentials.server)",
                             snapshots: watcher.snapshots,
@@ -31,5 +31,11 @@ extension Settings {
     func sameFeed(as other: Settings) -> Bool {
         kubeconfig == other.kubeconfig && context == other.context && namespace == other.namespace
             && Set(routes.map(\.service)) == Set(other.routes.map(\.service))
+            && apiTimeouts == other.apiTimeouts
+    }
+
+    /// The API client's clocks (`api_timeout`, `exec_timeout`, `watch_silence`).
+    var apiTimeouts: APITimeouts {
+        APITimeouts(request: apiTimeout, execPlugin: execTimeout, watchSilence: watchSilence)
     }
 }

@@ -3,7 +3,9 @@ import Logging
 extension ServiceWatcher {
     /// Watches the named Services of `namespace` through `client`.
     public init(client: APIClient, namespace: String, names: Set<String>, logger: Logger) {
-        self.init(api: client, namespace: namespace, names: names, logger: logger)
+        var timing = WatchTiming()
+        timing.bookmarkSilence = client.timeouts.bookmarkSilence
+        self.init(api: client, namespace: namespace, names: names, logger: logger, timing: timing)
     }
 }
 
