@@ -25,7 +25,7 @@ public actor ServiceWatcher {
     /// Failed rounds since a watch was last open, the code last logged as "watch lost", and when the
     /// trouble was last logged (a trouble that lasts is logged again every `timing.repeatWarning`).
     private var failures = 0
-    private var loggedLoss: K8sError.Code?
+    private var loggedLoss: Trouble?
     private var lastWarning: ContinuousClock.Instant?
     /// The server sent a BOOKMARK: its watches then get the short bookmark-derived read deadline.
     private var serverSendsBookmarks = false
@@ -241,8 +241,8 @@ public actor ServiceWatcher {
         failures += 1
         let wait = delay ?? backoff.next(now: .now, random: timing.random())
         let now = ContinuousClock.now
-        if loggedLoss != error.code {
-            loggedLoss = error.code
+        if loggedLoss != Trouble(error.code) {
+            loggedLoss = Trouble(error.code)
             lastWarning = now
             logger.warning("watch lost: \(error); retrying with backoff")
         } else if let lastWarning, now - lastWarning >= timing.repeatWarning {
@@ -252,6 +252,14 @@ public actor ServiceWatcher {
             logger.debug("watch still failing (attempt \(failures)): \(error); next try in \(wait)")
         }
         return .wait(wait, then: next)
+    }
+
+    /// What counts as the same trouble for logging: a connection that went silent and the connects
+    /// that then time out or are refused are one network outage, not three.
+    private enum Trouble: Equatable {
+        case network
+        case other(K8sError.Code)
+        init(_ code: K8sError.Code) { self = code == .connection || code == .timeout ? .network : .other(code) }
     }
 
     /// A watch is open again (the API answered a watch with 2xx): the trouble is over.
