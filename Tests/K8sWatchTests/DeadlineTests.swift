@@ -199,7 +199,7 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
     @Test("TCP keepalive adds up to the silence deadline")
     func keepaliveAddsUp() {
         let standard = APITimeouts().keepalive
-        #expect(standard.idle == 30 && standard.interval == 10 && standard.probes == 3)
+        #expect(standard.idle == 30 && standard.interval == 7 && standard.probes == 3)
         let short = APITimeouts(watchSilence: .seconds(4)).keepalive
         #expect(short.idle + short.interval * short.probes <= 5 && short.idle >= 1 && short.interval >= 1)
         #expect(APITimeouts(request: .seconds(30)).headers == .seconds(15))

@@ -257,7 +257,9 @@ public final class TestAPIServer: @unchecked Sendable {
     /// `status` (next `count` requests answered with `extra["code"]` 500/429/403/401/503, optional
     /// `extra["retryAfter"]` seconds, `extra["verb"]` "list"/"watch"/"any"), `malformed` (one garbage
     /// line on open watches), `stall` / `unstall` (open watches send nothing, not even bookmarks),
-    /// `compact` (forget history: any older resourceVersion gets 410), `clear` (cancel pending faults).
+    /// `compact` (forget history: any older resourceVersion gets 410), `drip` (next `count` lists: one byte
+    /// every `extra["intervalMs"]`, `extra["phase"]` "headers" or "body"), `html` (next `count` lists: 200
+    /// with an HTML page), `clear` (cancel pending faults).
     @discardableResult
     public func fault(_ kind: String, count: Int = 1, extra: [String: Any] = [:]) throws -> Emitted {
         var body = extra

@@ -29,12 +29,13 @@ public struct APITimeouts: Sendable, Equatable {
     }
 
     /// TCP keepalive: the first probe after `idle` of silence, then `probes` probes `interval` apart;
-    /// idle + probes × interval = watchSilence (whole seconds, at least 1: the kernel's unit).
+    /// the kernel gives up at idle + probes × interval, kept a little under watchSilence (whole seconds,
+    /// at least 1: the kernel's unit; 30 + 3 × 7 = 51 s by default).
     var keepalive: (idle: Int, interval: Int, probes: Int) {
         let seconds = max(2, Int(watchSilence.components.seconds))
         let idle = max(1, seconds / 2)
         let probes = 3
-        return (idle, max(1, (seconds - idle) / probes), probes)
+        return (idle, max(1, (seconds - idle) / (probes + 1)), probes)
     }
 
     /// The read deadline of a watch on a server that has been seen to send bookmarks.
