@@ -43,7 +43,7 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         #expect(error?.code == .execPlugin)
         #expect(error?.message.contains("timed out: no credential within 1 s") == true, "\(String(describing: error))")
         #expect(took < .seconds(30))
-        let pgid = try #require(pid_t(FileAccess.trimmedText(try readBytes(fixture.dir.file("plugin.pgid")))))
+        let pgid = try #require(pid_t(ConfigText.trimmedText(try readBytes(fixture.dir.file("plugin.pgid")))))
         #expect(groupIsGone(pgid), "the plugin's process group outlived the timeout")
     }
 
@@ -56,7 +56,7 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
             try plugin.credential(timeout: .seconds(600), isCancelled: { ContinuousClock.now - start > .milliseconds(500) })
         }
         #expect(error?.code == .cancelled)
-        let pgid = try #require(pid_t(FileAccess.trimmedText(try readBytes(fixture.dir.file("plugin.pgid")))))
+        let pgid = try #require(pid_t(ConfigText.trimmedText(try readBytes(fixture.dir.file("plugin.pgid")))))
         #expect(groupIsGone(pgid))
     }
 

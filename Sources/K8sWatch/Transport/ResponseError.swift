@@ -1,5 +1,6 @@
 import CCurl
 import FoundationEssentials
+import Posix
 
 /// Maps a failed transfer or a non-2xx answer to a K8sError whose message says what to check.
 /// Nothing here ever sees a token or key: only the URL, curl's error text and the Status body.
@@ -124,7 +125,7 @@ struct ResponseError {
         let pem: [UInt8]
         switch credentials.clientCertificate {
         case .file(let path):
-            guard case .success(let bytes) = FileAccess.read(path, limit: 1 << 20) else { return nil }
+            guard let bytes = try? Posix.read(path, limit: 1 << 20) else { return nil }
             pem = bytes
         case .data(let bytes): pem = bytes
         case nil: return nil
@@ -140,7 +141,7 @@ struct ResponseError {
     /// The start of a non-JSON body (a proxy's or the flow-control filter's plain text), one line.
     private static func plainText(_ body: [UInt8]) -> String {
         let text = String(decoding: body.prefix(300), as: UTF8.self)
-        return FileAccess.trimmed(text.split(whereSeparator: \.isNewline).joined(separator: " "))
+        return ConfigText.trimmed(text.split(whereSeparator: \.isNewline).joined(separator: " "))
     }
 
     /// curl reports a reset or EOF during the handshake as an SSL connect error, yet no certificate was

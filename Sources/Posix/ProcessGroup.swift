@@ -44,6 +44,7 @@ package enum ProcessGroup {
 
     package struct SpawnFailure: Error, CustomStringConvertible {
         package var errno: Int32
+        package init(errno: Int32) { self.errno = errno }
         package var description: String { String(cString: strerror(errno)) }
     }
 
