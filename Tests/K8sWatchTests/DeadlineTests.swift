@@ -38,7 +38,8 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let fixture = try ExecFixture(expiry: nil, script: Self.hungPlugin)
         let plugin = try #require(try fixture.credentials().exec)
         let start = ContinuousClock.now
-        let error = #expect(throws: K8sError.self) { try plugin.credential(timeout: .seconds(1)) }
+        // Off the cooperative pool: the plugin run blocks its thread.
+        let error = try await blocking { Result { try plugin.credential(timeout: .seconds(1)) } }.failure
         let took = ContinuousClock.now - start
         #expect(error?.code == .execPlugin)
         #expect(error?.message.contains("timed out: no credential within 1 s") == true, "\(String(describing: error))")
@@ -52,9 +53,9 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let fixture = try ExecFixture(expiry: nil, script: Self.hungPlugin)
         let plugin = try #require(try fixture.credentials().exec)
         let start = ContinuousClock.now
-        let error = #expect(throws: K8sError.self) {
-            try plugin.credential(timeout: .seconds(600), isCancelled: { ContinuousClock.now - start > .milliseconds(500) })
-        }
+        let error = try await blocking {
+            Result { try plugin.credential(timeout: .seconds(600), isCancelled: { ContinuousClock.now - start > .milliseconds(500) }) }
+        }.failure
         #expect(error?.code == .cancelled)
         let pgid = try #require(pid_t(ConfigText.trimmedText(try readBytes(fixture.dir.file("plugin.pgid")))))
         #expect(groupIsGone(pgid))
@@ -64,7 +65,7 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
     func pluginOutputIsCapped() async throws {
         let fixture = try ExecFixture(expiry: nil, script: "#!/bin/sh\nhead -c 3000000 /dev/zero | tr '\\\\0' x\n")
         let plugin = try #require(try fixture.credentials().exec)
-        let error = #expect(throws: K8sError.self) { try plugin.credential(timeout: .seconds(60)) }
+        let error = try await blocking { Result { try plugin.credential(timeout: .seconds(60)) } }.failure
         #expect(error?.message.contains("printed more than 1048576 bytes") == true, "\(String(describing: error))")
     }
 
@@ -119,13 +120,13 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
     func expiredClientCertificateIsNamed() async throws {
         let server = try await TestAPIServer.start()
         let dir = try TempDir()
-        func openssl(_ arguments: [String]) throws {
-            let result = try runProcess("/usr/bin/openssl", arguments)
+        func openssl(_ arguments: [String]) async throws {
+            let result = try await blocking { try runProcess("/usr/bin/openssl", arguments) }
             guard result.status == 0 else { throw TestAPIServerError("openssl \(arguments): \(result.stderr)") }
         }
-        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", dir.file("old.key"), "-out", dir.file("old.csr"),
+        try await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", dir.file("old.key"), "-out", dir.file("old.csr"),
                      "-subj", "/CN=ipsyncd-test"])
-        try openssl(["x509", "-req", "-in", dir.file("old.csr"), "-CA", server.caPath, "-CAkey", server.dir + "/ca.key",
+        try await openssl(["x509", "-req", "-in", dir.file("old.csr"), "-CA", server.caPath, "-CAkey", server.dir + "/ca.key",
                      "-set_serial", "0x1234", "-days", "-1", "-out", dir.file("old.crt")])
         let notAfter = try #require(CertificateValidity.notAfter(pem: try readBytes(dir.file("old.crt"))))
         #expect(notAfter < Date() && notAfter > Date() - 3 * 86400)
@@ -203,6 +204,14 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let short = APITimeouts(watchSilence: .seconds(4)).keepalive
         #expect(short.idle + short.interval * short.probes <= 5 && short.idle >= 1 && short.interval >= 1)
         #expect(APITimeouts(request: .seconds(30)).headers == .seconds(15))
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The error as a K8sError (nil when it succeeded or failed otherwise).
+    var failure: K8sError? {
+        if case .failure(let error) = self { return error as? K8sError }
+        return nil
     }
 }
 
