@@ -24,8 +24,9 @@ struct Ipsyncd: AsyncParsableCommand {
               ipsyncd sync --route /api/=api-gateway:9000 --site ./flowmaster --dry-run
 
             Exit codes: 0 success (in sync, applied, healthy); 1 error or not healthy; 2 `sync --dry-run` \
-            with changes pending; 64 a usage error (unknown flag, missing value).
+            with changes pending; 64 a usage error (unknown flag, missing or bad flag value).
             """,
         version: IpsyncdVersion.string,
-        subcommands: [RunCommand.self, SyncCommand.self, StatusCommand.self, CheckCommand.self, RenderCommand.self])
+        subcommands: [RunCommand.self, SyncCommand.self, StatusCommand.self, CheckCommand.self, RenderCommand.self,
+                      SettingsDocsCommand.self])
 }

@@ -37,13 +37,10 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
     func hungPluginTimesOut() async throws {
         let fixture = try ExecFixture(expiry: nil, script: Self.hungPlugin)
         let plugin = try #require(try fixture.credentials().exec)
-        let start = ContinuousClock.now
         // Off the cooperative pool: the plugin run blocks its thread.
         let error = try await blocking { Result { try plugin.credential(timeout: .seconds(1)) } }.failure
-        let took = ContinuousClock.now - start
         #expect(error?.code == .execPlugin)
         #expect(error?.message.contains("timed out: no credential within 1 s") == true, "\(String(describing: error))")
-        #expect(took < .seconds(30))
         let pgid = try #require(pid_t(ConfigText.trimmedText(try readBytes(fixture.dir.file("plugin.pgid")))))
         #expect(groupIsGone(pgid), "the plugin's process group outlived the timeout")
     }
@@ -82,11 +79,10 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let server = try await TestAPIServer.start()
         try server.fault("drip", extra: ["phase": "headers", "intervalMs": 200])
         let api = try client(server, APITimeouts(headers: .seconds(1), request: .seconds(20)))
-        let (result, took) = await elapsed { await Result(catching: { () async throws(K8sError) in try await api.get(servicesPath, query: []) }) }
+        let (result, _) = await elapsed { await Result(catching: { () async throws(K8sError) in try await api.get(servicesPath, query: []) }) }
         guard case .failure(let error) = result else { Issue.record("a dripping server answered"); return }
         #expect(error.code == .timeout)
         #expect(error.message.contains("no response from \(server.url)\(servicesPath) within 1 s"), "\(error)")
-        #expect(took < .seconds(15))
     }
 
     @Test("a server that drips its body is abandoned at the whole-request deadline, however often a byte comes")
@@ -94,11 +90,10 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let server = try await TestAPIServer.start()
         try server.fault("drip", extra: ["phase": "body", "intervalMs": 200])
         let api = try client(server, APITimeouts(headers: .seconds(1), request: .seconds(2)))
-        let (result, took) = await elapsed { await Result(catching: { () async throws(K8sError) in try await api.get(servicesPath, query: []) }) }
+        let (result, _) = await elapsed { await Result(catching: { () async throws(K8sError) in try await api.get(servicesPath, query: []) }) }
         guard case .failure(let error) = result else { Issue.record("a dripping server answered"); return }
         #expect(error.code == .timeout)
         #expect(error.message.contains("did not finish answering within 2 s"), "\(error)")
-        #expect(took < .seconds(15))
     }
 
     // MARK: Messages (item 9)
@@ -152,7 +147,7 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let h = Harness(lists: Array(repeating: .body(K8sJSON.list(rv: "10", [])), count: 5),
                         watches: Array(repeating: .fail(denied), count: 4) + [.lines([], end: .hang)])
         _ = await h.requests(10)
-        await eventually("restored") { !h.logs.messages(.notice).isEmpty }
+        #expect(await eventually { !h.logs.messages(.notice).isEmpty }, "never restored")
         #expect(h.logs.messages(.warning) == ["watch lost: services is forbidden; retrying with backoff"])
         #expect(h.logs.messages(.notice) == ["watch restored after 4 attempts"])
         await h.stop()

@@ -20,14 +20,11 @@ struct FaultDeadlineTests {
             let world = try FaultWorld(settings: ["exec_timeout": "2s"])
             try world.useExecPlugin(Self.hungPlugin)
             for command in ["status", "check"] {
-                let start = Date()
                 let result = try IpsyncdProcess.run([command, "--config", world.configPath], timeout: 120)
-                let took = Date().timeIntervalSince(start)
                 let output = result.stdoutText + result.stderr
                 #expect(result.status != 0, "\(command): \(output)")
                 #expect(output.contains("timed out: no credential within 2 s"), "\(command): \(output)")
-                // The plugin sleeps 1000 s; the bound is for a loaded machine, the assertion is that it answered.
-                #expect(took < 90, "\(command) took \(took) s")
+                // The plugin sleeps 1000 s: that status and check exit at all (within the 120 s safety net) is the proof.
             }
             let groups = world.pluginGroups
             #expect(groups.count >= 2)
@@ -41,7 +38,7 @@ struct FaultDeadlineTests {
             let world = try FaultWorld(settings: ["exec_timeout": "10m"])
             try world.useExecPlugin(Self.hungPlugin)
             let daemon = try IpsyncdProcess(["run", "--config", world.configPath, "--log-format", "text"])
-            #expect(FaultWorld.waitUntil(30) { !world.pluginGroups.isEmpty }, "the plugin never started:\n\(daemon.log)")
+            #expect(eventuallyBlocking(timeout: .seconds(30)) { !world.pluginGroups.isEmpty }, "the plugin never started:\n\(daemon.log)")
             daemon.signal(SIGTERM)
             #expect(daemon.waitForExit(timeout: 30) != nil, "ipsyncd run did not stop:\n\(daemon.log)")
             for pgid in world.pluginGroups { #expect(world.groupIsGone(pgid), "plugin group \(pgid) outlived ipsyncd run") }
@@ -53,13 +50,10 @@ struct FaultDeadlineTests {
         try await blocking {
             let world = try FaultWorld(settings: ["api_timeout": "2s"])
             try world.api.fault("drip", extra: ["phase": phase, "intervalMs": 500])
-            let start = Date()
             let result = try IpsyncdProcess.run(["status", "--config", world.configPath], timeout: 120)
-            let took = Date().timeIntervalSince(start)
             let output = result.stdoutText + result.stderr
             #expect(result.status != 0, "\(output)")
             #expect(output.contains(phase == "headers" ? "no response from" : "did not finish answering within 2 s"), "\(output)")
-            #expect(took < 60, "status took \(took) s")
         }
     }
 
@@ -136,6 +130,6 @@ extension FaultWorld {
 
     /// Whether no process of group `pgid` is left (a killed member may be a zombie for a moment).
     func groupIsGone(_ pgid: pid_t) -> Bool {
-        FaultWorld.waitUntil(10) { kill(-pgid, 0) == -1 && errno == ESRCH }
+        eventuallyBlocking(timeout: .seconds(10)) { kill(-pgid, 0) == -1 && errno == ESRCH }
     }
 }

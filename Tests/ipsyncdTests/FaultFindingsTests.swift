@@ -7,7 +7,7 @@ import Glibc
 /// What the fault matrix found (docs/reliability.md, "Findings"): these fail until the sources are fixed.
 @Suite("FaultMatrix: findings")
 struct FaultFindingsTests {
-    /// DESIGN §6.8: leftovers are removed at start-up. A one-shot `sync` is a start-up too: run from
+    /// docs/design.md §6.8: leftovers are removed at start-up. A one-shot `sync` is a start-up too: run from
     /// cron after crashes, it must not let staged files pile up.
     @Test("a sync removes the staged files a killed sync left")
     func syncRemovesLeftovers() async throws {
@@ -17,7 +17,7 @@ struct FaultFindingsTests {
             let sync = ["sync", "--config", world.configPath, "--log-format", "text"]
             let hung = try IpsyncdProcess(sync)
             // Killed while its staged check runs: the staged candidate and main config stay behind.
-            #expect(FaultWorld.waitUntil(10) { world.leftovers.count >= 2 }, "\(hung.log)")
+            #expect(eventuallyBlocking(timeout: .seconds(10)) { world.leftovers.count >= 2 }, "\(hung.log)")
             hung.kill9()
             world.settings["check_command"] = world.nginx.checkCommand
             try world.writeConfig()

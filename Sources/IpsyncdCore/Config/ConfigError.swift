@@ -22,6 +22,12 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A bad flag value: the command line is wrong (exit 64, EX_USAGE), not the config file.
+    public var isUsageError: Bool { source == Self.commandLine }
+
+    /// The `source` of an error in a flag.
+    public static let commandLine = "command line"
+
     public var description: String {
         var text = source
         if line > 0 { text += ":\(line)" }
