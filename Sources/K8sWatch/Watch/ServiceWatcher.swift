@@ -137,7 +137,9 @@ public actor ServiceWatcher {
                      ("timeoutSeconds", String(seconds))]
         // Bookmarks come about once a minute from a server that sends them: a longer silence is a dead
         // connection. Bookmarks are optional for a server, so without them the idle limit outlasts the watch.
-        let idle = serverSendsBookmarks ? timing.bookmarkSilence : .seconds(seconds) + timing.idleGrace
+        // The bookmark deadline only ever shortens the limit.
+        let whole = .seconds(seconds) + timing.idleGrace
+        let idle = serverSendsBookmarks ? min(timing.bookmarkSilence, whole) : whole
         health.watches += 1
         let started = ContinuousClock.now
         // A task of its own so that relist() can end this watch without ending run().
