@@ -313,7 +313,7 @@ private struct SharedAPIServer: SuiteTrait, TestScoping {
         let server = try TestAPIServer()
         let credentials = try KubeConfigLoader.load(path: server.kubeconfigToken, context: nil, environment: [:])
         let transfer = CurlTransfer()
-        try RequestSetup(credentials: credentials, connectTimeout: .seconds(5))
+        try RequestSetup(credentials: credentials, timeouts: APITimeouts())
             .configure(transfer, url: server.url + servicesPath + "?watch=true", refreshExec: false)
         let headed = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
         transfer.onHead = { _ in headed.signal() }

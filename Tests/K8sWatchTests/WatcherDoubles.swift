@@ -18,11 +18,15 @@ actor ScriptedAPI: ServiceAPI {
         case fail(K8sError)
         /// `stream`: these lines, then the end.
         case lines([String], end: End)
+        /// `get`: no answer until the request is cancelled.
+        case hang
     }
     enum End: Sendable { case clean, error(K8sError), hang }
     struct Request: Sendable, CustomStringConvertible {
         var watch: Bool
         var query: [String: String]
+        /// The read deadline a watch was given.
+        var idleTimeout: Duration? = nil
         var description: String { (watch ? "watch " : "list ") + query.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: "&") }
     }
 
@@ -42,16 +46,17 @@ actor ScriptedAPI: ServiceAPI {
         switch lists.removeFirst() {
         case .body(let text): return Array(text.utf8)
         case .fail(let error): throw error
+        case .hang: return try await hang()
         case .lines: fatalError("a list answers with .body or .fail")
         }
     }
 
     func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
         async throws(K8sError) -> AsyncThrowingStream<[UInt8], any Error> {
-        requests.append(Request(watch: true, query: Dictionary(query, uniquingKeysWith: { $1 })))
+        requests.append(Request(watch: true, query: Dictionary(query, uniquingKeysWith: { $1 }), idleTimeout: idleTimeout))
         guard !watches.isEmpty else { return try await hang() }
         switch watches.removeFirst() {
-        case .body: fatalError("a watch answers with .lines or .fail")
+        case .body, .hang: fatalError("a watch answers with .lines or .fail")
         case .fail(let error): throw error
         case .lines(let lines, let end):
             let (stream, continuation) = AsyncThrowingStream.makeStream(of: [UInt8].self)

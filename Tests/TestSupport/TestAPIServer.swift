@@ -113,6 +113,7 @@ public final class TestAPIServer: @unchecked Sendable {
     private let stdinFD: Int32              // only this object holds the write end: closing it stops the server
     private let stdoutKeeper: FileHandle    // kept open so that the server never writes into a closed pipe
     private let controlPort: UInt16
+    private let controlHost: String
     private let lock = NSLock()
     private var stopped = false
 
@@ -124,8 +125,10 @@ public final class TestAPIServer: @unchecked Sendable {
     ///   - history: how many events are kept for watches from an older resourceVersion (older → 410).
     ///   - host: the API's listening address, `"::1"` for IPv6 (`url` then reads `https://[::1]:PORT`);
     ///     the control interface stays on 127.0.0.1.
+    ///   - netns: run the server in this network namespace (`ip netns exec`); its API and control
+    ///     interface then both listen on `host` (an IPv4 address), which must be an address of the namespace.
     public init(plain: Bool = false, namespace: String = "flowmaster", services: [ServiceSpec] = [],
-                history: Int = 1000, host: String = "127.0.0.1") throws {
+                history: Int = 1000, host: String = "127.0.0.1", netns: String? = nil) throws {
         guard let python = Self.python else {
             throw TestAPIServerError("python3 not found in PATH: the test API server needs it")
         }
@@ -134,6 +137,7 @@ public final class TestAPIServer: @unchecked Sendable {
         var arguments = [fixturePath("apiserver/apiserver.py"), "--dir", dir, "--namespace", namespace,
                          "--history", String(history), "--pki-cache", Self.pkiCache, "--host", host]
         if plain { arguments.append("--plain") }
+        if netns != nil { arguments += ["--control-host", host] }
         if !services.isEmpty {
             let data = try JSONSerialization.data(withJSONObject: services.map(\.json))
             arguments += ["--services", try tempDir.write("services.json", Array(data))]
@@ -144,7 +148,9 @@ public final class TestAPIServer: @unchecked Sendable {
         let child: SpawnedProcess
         do {
             defer { close(logFD); close(input.read); close(output.write) }
-            child = try SpawnedProcess(python, ["-u", "-B"] + arguments, environment: nil,
+            // `ip netns exec` execs the interpreter: the child is still the server itself.
+            let (program, prefix) = netns.map { ("/usr/sbin/ip", ["netns", "exec", $0, python]) } ?? (python, [])
+            child = try SpawnedProcess(program, prefix + ["-u", "-B"] + arguments, environment: nil,
                                        stdin: input.read, stdout: output.write, stderr: logFD)
         } catch {
             close(input.write); close(output.read)
@@ -169,6 +175,7 @@ public final class TestAPIServer: @unchecked Sendable {
         self.url = url
         controlURL = control
         controlPort = UInt16(port)
+        controlHost = netns == nil ? "127.0.0.1" : host
         token = ((try? String(contentsOfFile: tempDir.file("token"), encoding: .utf8)) ?? "")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -248,7 +255,9 @@ public final class TestAPIServer: @unchecked Sendable {
     /// `status` (next `count` requests answered with `extra["code"]` 500/429/403/401/503, optional
     /// `extra["retryAfter"]` seconds, `extra["verb"]` "list"/"watch"/"any"), `malformed` (one garbage
     /// line on open watches), `stall` / `unstall` (open watches send nothing, not even bookmarks),
-    /// `compact` (forget history: any older resourceVersion gets 410), `clear` (cancel pending faults).
+    /// `compact` (forget history: any older resourceVersion gets 410), `drip` (next `count` lists: one byte
+    /// every `extra["intervalMs"]`, `extra["phase"]` "headers" or "body"), `html` (next `count` lists: 200
+    /// with an HTML page), `clear` (cancel pending faults).
     @discardableResult
     public func fault(_ kind: String, count: Int = 1, extra: [String: Any] = [:]) throws -> Emitted {
         var body = extra
@@ -293,7 +302,7 @@ public final class TestAPIServer: @unchecked Sendable {
 
     private func call(_ method: String, _ path: String, _ body: [String: Any]?) throws -> [String: Any] {
         let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
-        let (status, data) = try ControlClient.request(port: controlPort, method: method, path: path, body: Array(payload))
+        let (status, data) = try ControlClient.request(host: controlHost, port: controlPort, method: method, path: path, body: Array(payload))
         let json = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]
         guard status == 200, let json else {
             throw TestAPIServerError("control \(method) \(path) failed (\(status)): \(String(decoding: data, as: UTF8.self))")
@@ -345,7 +354,7 @@ public final class TestAPIServer: @unchecked Sendable {
 
 /// A minimal HTTP/1.1 client for the control port (loopback, `Connection: close`, one request per socket).
 enum ControlClient {
-    static func request(port: UInt16, method: String, path: String, body: [UInt8]) throws -> (Int, [UInt8]) {
+    static func request(host: String = "127.0.0.1", port: UInt16, method: String, path: String, body: [UInt8]) throws -> (Int, [UInt8]) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestAPIServerError("control: socket() failed: errno \(errno)") }
         defer { close(fd) }
@@ -354,14 +363,14 @@ enum ControlClient {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard connected == 0 else { throw TestAPIServerError("control: connect to port \(port) failed: errno \(errno)") }
-        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\n"
+        let head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         let request = Array(head.utf8) + body
         var sent = 0

@@ -83,12 +83,17 @@ final class FaultWorld: @unchecked Sendable {
     var metricsPath: String { dir.file("metrics.prom") }
     var current: String { addresses.last! }
 
-    init(relay useRelay: Bool = false, settings: [String: String] = [:]) throws {
+    /// The API server's network namespace, when it runs in one (`network:`).
+    private(set) var network: NetworkNamespace?
+
+    init(relay useRelay: Bool = false, settings: [String: String] = [:], network: NetworkNamespace? = nil) throws {
         dir = try TempDir("ipsyncd-fault")
         let first = Self.randomAddress()
         addresses = [first]
+        self.network = network
         api = try TestAPIServer(services: [ServiceSpec("api-gateway", clusterIP: Self.host(first),
-                                                       ports: [.init(name: "http", port: Self.servicePort)])])
+                                                       ports: [.init(name: "http", port: Self.servicePort)])],
+                                host: network?.inside ?? "127.0.0.1", netns: network?.name)
         nginx = try NginxSandbox(site: { Self.site(listen: $0, address: first) }, label: "ipsyncd-fault-nginx")
         try nginx.start()
         try FileManager.default.copyItem(atPath: api.caPath, toPath: caFile)
@@ -138,7 +143,7 @@ final class FaultWorld: @unchecked Sendable {
             - name: test
               cluster:
                 server: \(server)
-                certificate-authority: \(caFile)
+                certificate-authority: \(caFile)\(network == nil ? "" : "\n    tls-server-name: localhost")
             users:
             - name: test-user
               user:

@@ -30,7 +30,8 @@ import TestSupport
 
     @Test func everyDurationHasARangeThatHoldsItsDefault() throws {
         let durations = SettingsTable.all.filter { $0.valueName == "duration" }
-        #expect(durations.map(\.key).sorted() == ["command_timeout", "min_reload_interval", "resync_interval", "settle"])
+        #expect(durations.map(\.key).sorted() == ["api_timeout", "command_timeout", "exec_timeout", "min_reload_interval", "resync_interval", "settle",
+                                                  "watch_silence"])
         for spec in durations {
             let range = try #require(spec.range, "\(spec.key)")
             #expect(range.contains(try #require(DurationText.parse(spec.defaultText))), "\(spec.key)")

@@ -5,7 +5,11 @@
 // argument type that K8sWatch actually passes; the option constants come from curl.h itself.
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 static inline CURLcode ccurl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -41,6 +45,23 @@ static inline CURLcode ccurl_setopt_header_function(CURL *handle, ccurl_data_cal
 
 static inline CURLcode ccurl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
+}
+
+/// Sets TCP_KEEPCNT (probes before the kernel declares the peer dead) on every socket curl opens:
+/// libcurl before 8.9 has no option for it, and the kernel default of 9 probes triples the time a
+/// silent dead peer goes unnoticed. `clientp` carries the count.
+static int ccurl_keepalive_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose) {
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+        int count = (int)(intptr_t)clientp;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+    }
+    return CURL_SOCKOPT_OK;
+}
+
+static inline CURLcode ccurl_setopt_keepalive_probes(CURL *handle, long count) {
+    CURLcode code = curl_easy_setopt(handle, CURLOPT_SOCKOPTFUNCTION, ccurl_keepalive_sockopt);
+    if (code != CURLE_OK) return code;
+    return curl_easy_setopt(handle, CURLOPT_SOCKOPTDATA, (void *)(intptr_t)count);
 }
 
 /// The result of a finished transfer from a CURLMsg (its `data` member is a union).

@@ -167,47 +167,15 @@ public struct CommandRunner: Sendable {
         }
     }
 
+    /// `/bin/sh -c command` through the one spawn primitive (own group, clean signals, fds 0–2 only).
     private static func spawnShell(_ command: String, stdoutFD: Int32, pid: inout pid_t) -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
-        posix_spawn_file_actions_adddup2(&actions, stdoutFD, 2)
-        // The child gets 0, 1 and 2 only: no lock, socket or half-written file of the daemon's leaks into
-        // nginx or systemctl (a child holding a file open for writing also makes exec of it fail, ETXTBSY).
-        if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Own process group (so a timeout can kill the whole tree); default signal dispositions and
-        // an empty mask, because a daemon that ignores or blocks signals would pass that on.
-        var all = sigset_t(), none = sigset_t()
-        sigfillset(&all)
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let argv = ["/bin/sh", "-c", command]
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for arg in cArgs { free(arg) } }
-        return posix_spawn(&pid, "/bin/sh", &actions, &attributes, &cArgs, environ)
+        switch ProcessGroup.spawn("/bin/sh", ["-c", command], environment: nil, stdout: stdoutFD, stderr: stdoutFD) {
+        case .success(let started): pid = started; return 0
+        case .failure(let failure): return failure.errno
+        }
     }
 
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    /// glibc 2.34+ (Debian 12 has 2.36); Swift's Glibc module does not declare it.
-    private static let addCloseFrom: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0),
-                                                         "posix_spawn_file_actions_addclosefrom_np")
-        .map { unsafeBitCast($0, to: CloseFrom.self) }
-
-    private static func exitCode(_ status: Int32) -> Int32 {
-        let signal = status & 0x7f
-        if signal == 0 { return (status >> 8) & 0xff }
-        return 128 + signal
-    }
+    private static func exitCode(_ status: Int32) -> Int32 { ProcessGroup.exitCode(status) }
 
     private static func failedToStart(_ message: String, start: ContinuousClock.Instant) -> CommandResult {
         CommandResult(status: 127, output: Array(message.utf8), truncated: false, timedOut: false,

@@ -6,13 +6,18 @@ extension Settings {
     /// with the error; the one-shot commands report it as an unreadable API (`UnusableSource`).
     func kubernetesSource(environment: [String: String]) throws(K8sError) -> KubernetesSource {
         try KubernetesSource.load(kubeconfig: kubeconfig, context: context, environment: environment,
-                                  namespace: namespace, names: Set(routes.map(\.service)))
+                                  namespace: namespace, names: Set(routes.map(\.service)), timeouts: apiTimeouts)
+    }
+
+    /// The API client's clocks (`api_timeout`, `exec_timeout`, `watch_silence`).
+    var apiTimeouts: APITimeouts {
+        APITimeouts(request: apiTimeout, execPlugin: execTimeout, watchSilence: watchSilence)
     }
 
     /// The settings that decide what is watched and how: a change needs a new watch.
     func sameSource(as other: Settings) -> Bool {
         kubeconfig == other.kubeconfig && context == other.context && namespace == other.namespace
-            && Set(routes.map(\.service)) == Set(other.routes.map(\.service))
+            && Set(routes.map(\.service)) == Set(other.routes.map(\.service)) && apiTimeouts == other.apiTimeouts
     }
 }
 

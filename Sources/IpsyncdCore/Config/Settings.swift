@@ -20,6 +20,12 @@ public struct Settings: Sendable {
     public var logFormat = LogFormat.auto
     public var logLevel = Logger.Level.info
     public var commandTimeout: Duration = .seconds(30)
+    /// A whole LIST/GET to the API server (its response headers: within half of it).
+    public var apiTimeout: Duration = .seconds(30)
+    /// An exec credential plugin is killed with its process group after this.
+    public var execTimeout: Duration = .seconds(30)
+    /// A watch connection silent for this long is dead (TCP keepalive, bookmark deadline).
+    public var watchSilence: Duration = .seconds(60)
     public var stateDir = "/var/lib/ipsyncd"
     public var metricsFile: String?
     /// Refuse ClusterIPs outside these blocks; empty: no limit.

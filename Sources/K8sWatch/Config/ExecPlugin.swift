@@ -22,8 +22,8 @@ final class ExecPlugin: Sendable {
     let apiVersion: String
     /// `user "u" in /path`, for messages.
     let origin: String
-    /// A hung plugin must not hold a transfer forever.
-    let timeout: Duration = .seconds(60)
+    /// What is read from the plugin's stdout at most (an ExecCredential is a few KiB).
+    static let outputCap = 1 << 20
     private let cache = Mutex<Credential?>(nil)
     private let runCount = Atomic<Int>(0)
 
@@ -62,22 +62,38 @@ final class ExecPlugin: Sendable {
     var runs: Int { runCount.load(ordering: .relaxed) }
 
     /// The cached credential while it is valid, else a fresh one. `refresh` forces a run (after a 401).
-    func credential(refresh: Bool = false, now: Date = Date()) throws(K8sError) -> Credential {
+    /// A run that takes longer than `timeout`, or whose request is cancelled (`isCancelled`), is killed
+    /// with its whole process group.
+    func credential(refresh: Bool = false, now: Date = Date(), timeout: Duration = .seconds(30),
+                    isCancelled: () -> Bool = { false }) throws(K8sError) -> Credential {
         if !refresh, let cached = cache.withLock({ $0 }), cached.expiry.map({ $0 > now }) ?? true {
             return cached
         }
-        let fresh = try run()
+        let fresh = try run(timeout: timeout, isCancelled: isCancelled)
         cache.withLock { $0 = fresh }
         return fresh
     }
 
-    private func run() throws(K8sError) -> Credential {
+    private func run(timeout: Duration, isCancelled: () -> Bool) throws(K8sError) -> Credential {
         runCount.add(1, ordering: .relaxed)
-        let output: (status: Int32, stdout: Data, stderr: Data)
-        do {
-            output = try launch()
-        } catch {
-            throw K8sError(code: .execPlugin, message: "exec command \(executable) of \(origin) could not be started: \(error)")
+        let output: PluginRun.Output
+        switch PluginRun.run(executable, arguments, environment: environment, timeout: timeout,
+                             outputCap: Self.outputCap, isCancelled: isCancelled) {
+        case .success(let result): output = result
+        case .failure(.notStarted(let reason)):
+            throw K8sError(code: .execPlugin, message: "exec command \(executable) of \(origin) could not be started: \(reason)")
+        case .failure(.timedOut):
+            throw K8sError(code: .execPlugin, message: """
+                exec command \(executable) of \(origin) timed out: no credential within \(ResponseError.format(timeout)), \
+                so it was killed with its process group; make the plugin answer without waiting for input or a browser
+                """)
+        case .failure(.cancelled):
+            throw K8sError(code: .cancelled, message: "exec command \(executable) of \(origin) was stopped: the request was cancelled")
+        case .failure(.tooMuchOutput):
+            throw K8sError(code: .execPlugin, message: """
+                exec command \(executable) of \(origin) printed more than \(Self.outputCap) bytes; it was killed (an \
+                ExecCredential is a small JSON object)
+                """)
         }
         guard output.status == 0 else {
             let detail = ConfigText.trimmedText(Array(output.stderr.suffix(500)))
@@ -85,47 +101,7 @@ final class ExecPlugin: Sendable {
                 exec command \(executable) of \(origin) failed with status \(output.status)\(detail.isEmpty ? "" : ": \(detail)")
                 """)
         }
-        return try parse(output.stdout)
-    }
-
-    private func launch() throws -> (status: Int32, stdout: Data, stderr: Data) {
-        let out = Pipe(), err = Pipe()
-        let process = try start { process in
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.environment = environment
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = out
-            process.standardError = err
-        }
-        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(timeout.components.seconds)), execute: killer)
-        // Both pipes are drained at once so that neither can fill up and block the plugin.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        killer.cancel()
-        return (process.terminationStatus, outData, errData)
-    }
-
-    /// "Text file busy": a plugin script written a moment ago may still be open in a child that another
-    /// thread forked; the window is short, so try again briefly (with a fresh Process each time).
-    private func start(_ configure: (Process) -> Void) throws -> Process {
-        for attempt in 1... {
-            let process = Process()
-            configure(process)
-            do {
-                try process.run()
-                return process
-            } catch let error as NSError where error.domain == NSPOSIXErrorDomain && error.code == Int(ETXTBSY) && attempt < 20 {
-                usleep(10_000)
-            }
-        }
-        fatalError("unreachable")
+        return try parse(Data(output.stdout))
     }
 
     private struct ExecCredential: Decodable {

@@ -5,15 +5,13 @@ import Foundation
 /// consulted at every connect.
 public final class APIClient: Sendable {
     let credentials: ClusterCredentials
-    let connectTimeout: Duration
-    /// A LIST that sends nothing for this long has stalled.
-    let requestIdleTimeout: Duration = .seconds(30)
+    public let timeouts: APITimeouts
     /// A whole LIST body larger than this is refused rather than held in memory.
     let bodyLimit = 512 << 20
 
-    public init(credentials: ClusterCredentials, connectTimeout: Duration = .seconds(5)) {
+    public init(credentials: ClusterCredentials, timeouts: APITimeouts = APITimeouts()) {
         self.credentials = credentials
-        self.connectTimeout = connectTimeout
+        self.timeouts = timeouts
     }
 
     /// GET, whole body. Non-2xx → K8sError with the Status message, the HTTP status and Retry-After.
@@ -61,16 +59,18 @@ public final class APIClient: Sendable {
         thread.start()
     }
 
-    private var setup: RequestSetup { RequestSetup(credentials: credentials, connectTimeout: connectTimeout) }
-    private var errors: ResponseError { ResponseError(credentials: credentials) }
+    private var setup: RequestSetup { RequestSetup(credentials: credentials, timeouts: timeouts) }
+    private var errors: ResponseError { ResponseError(credentials: credentials, timeouts: timeouts) }
 
-    /// Blocking; on the transfer's thread. A 401 re-runs an exec plugin and retries once.
+    /// Blocking; on the transfer's thread. A 401 re-runs an exec plugin and retries once. The whole
+    /// request, credential plugin and retry included, ends by `timeouts.request`.
     private func fetch(_ transfer: CurlTransfer, url: String) -> Result<[UInt8], K8sError> {
         let display = Self.display(url)
+        let end = ContinuousClock.now + timeouts.request
         defer { transfer.releaseHandlers() }
         for attempt in 0..<2 {
             do {
-                try setup.configure(transfer, url: url, refreshExec: attempt > 0)
+                try setup.configure(transfer, url: url, refreshExec: attempt > 0, deadline: end)
             } catch {
                 return .failure(error)
             }
@@ -82,11 +82,15 @@ public final class APIClient: Sendable {
                 body.append(contentsOf: bytes)
                 return body.count <= limit
             }
-            let outcome = transfer.perform(idleTimeout: requestIdleTimeout)
+            let deadlines = CurlTransfer.Deadlines(headers: min(end, .now + timeouts.headers), end: end)
+            let outcome = transfer.perform(idleTimeout: nil, deadlines: deadlines)
             guard outcome == .done, let head else {
-                return .failure(errors.transfer(outcome, url: display, idleTimeout: requestIdleTimeout))
+                return .failure(errors.transfer(outcome, url: display, idleTimeout: nil))
             }
-            if (200..<300).contains(head.status) { return .success(body) }
+            if (200..<300).contains(head.status) {
+                if let wrong = errors.notJSON(head, body: body, url: display, expected: "a JSON object") { return .failure(wrong) }
+                return .success(body)
+            }
             if head.status == 401, credentials.exec != nil, attempt == 0 { continue }
             return .failure(errors.status(head.status, retryAfter: head.retryAfter, body: body, url: display))
         }
@@ -112,23 +116,27 @@ public final class APIClient: Sendable {
                 return fail(error)
             }
             var answer: CurlTransfer.Head?
+            var streaming = false
             var errorBody: [UInt8] = []
             var splitter = LineSplitter()
             transfer.onHead = { received in
                 answer = received
-                if (200..<300).contains(received.status), !headSent {
+                // A 2xx that is not JSON (a proxy's login page) is no watch: it is read as an error body.
+                if (200..<300).contains(received.status), ResponseError.isJSON(received.contentType), !headSent {
                     headSent = true
+                    streaming = true
                     head.resume(returning: .success(()))
                 }
             }
             transfer.onBody = { bytes in
-                guard let status = answer?.status, (200..<300).contains(status) else {
+                guard streaming else {
                     errorBody.append(contentsOf: bytes.prefix(max(0, 65536 - errorBody.count)))
                     return true
                 }
                 return splitter.feed(bytes) { lines.yield($0) }
             }
-            let outcome = transfer.perform(idleTimeout: idleTimeout)
+            let deadlines = CurlTransfer.Deadlines(headers: .now + timeouts.headers, end: nil)
+            let outcome = transfer.perform(idleTimeout: idleTimeout, deadlines: deadlines)
             if headSent {
                 switch outcome {
                 case .done:
@@ -145,6 +153,10 @@ public final class APIClient: Sendable {
                 return fail(errors.transfer(outcome, url: display, idleTimeout: idleTimeout))
             }
             if answer.status == 401, credentials.exec != nil, attempt == 0 { continue }
+            if (200..<300).contains(answer.status) {
+                return fail(errors.notJSON(answer, body: errorBody, url: display, expected: "a stream of JSON watch events")
+                    ?? K8sError(code: .badResponse, message: "\(display) answered \(answer.status) without a watch stream"))
+            }
             return fail(errors.status(answer.status, retryAfter: answer.retryAfter, body: errorBody, url: display))
         }
         fail(K8sError(code: .unauthorized, message: "401 from \(display) after refreshing the exec credential"))

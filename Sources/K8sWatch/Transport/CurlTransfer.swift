@@ -13,12 +13,20 @@ let curlGlobalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_O
 /// thread-safe way to interrupt it, while `curl_multi_wakeup` (thread-safe) interrupts
 /// `curl_multi_poll` at once, so cancellation takes effect in well under 100 ms.
 final class CurlTransfer: @unchecked Sendable {
-    struct Head { var status: Int; var retryAfter: Duration? }
+    struct Head { var status: Int; var retryAfter: Duration?; var contentType: String? = nil }
+
+    /// When a transfer must have its headers, and when it must be over (nil: no such limit).
+    struct Deadlines {
+        var headers: ContinuousClock.Instant?
+        var end: ContinuousClock.Instant?
+    }
 
     enum Outcome: Equatable {
         case done                       // the whole body arrived
         case failed(CURLcode, String)   // curl's code and its error buffer
         case idle                       // no byte for the idle timeout
+        case noHeaders                  // the response headers did not come by their deadline
+        case overran                    // the whole transfer did not end by its deadline
         case cancelled
         case aborted                    // the body handler refused more data
     }
@@ -41,6 +49,8 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     private var retryAfter: Duration?
+    private var contentType: String?
+    private var headSeen = false
     private var lastByte = ContinuousClock.now
 
     init() {
@@ -68,6 +78,9 @@ final class CurlTransfer: @unchecked Sendable {
 
     func set(_ option: CURLoption, _ value: Int) { record(option, ccurl_setopt_long(easy, option, value)) }
     func set(_ option: CURLoption, _ value: String) { record(option, ccurl_setopt_string(easy, option, value)) }
+    func setKeepaliveProbes(_ count: Int) {
+        record(CURLOPT_SOCKOPTFUNCTION, ccurl_setopt_keepalive_probes(easy, count))
+    }
     func set(_ option: CURLoption, blob: [UInt8]) {
         record(option, blob.withUnsafeBytes { ccurl_setopt_blob(easy, option, $0.baseAddress, $0.count) })
     }
@@ -89,7 +102,7 @@ final class CurlTransfer: @unchecked Sendable {
     var isCancelled: Bool { cancelled.load(ordering: .sequentiallyConsistent) }
 
     /// Runs the transfer to its end on the calling thread (never a cooperative-pool thread).
-    func perform(idleTimeout: Duration?) -> Outcome {
+    func perform(idleTimeout: Duration?, deadlines: Deadlines = Deadlines()) -> Outcome {
         withExtendedLifetime(self) {
             let context = Unmanaged.passUnretained(self).toOpaque()
             _ = ccurl_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errorBuffer)
@@ -98,15 +111,17 @@ final class CurlTransfer: @unchecked Sendable {
             _ = ccurl_setopt_header_function(easy, curlHeader)
             _ = ccurl_setopt_ptr(easy, CURLOPT_HEADERDATA, context)
             retryAfter = nil
+            contentType = nil
+            headSeen = false
             errorBuffer[0] = 0
             lastByte = .now
             curl_multi_add_handle(multi, easy)
             defer { curl_multi_remove_handle(multi, easy) }
-            return drive(idleTimeout: idleTimeout)
+            return drive(idleTimeout: idleTimeout, deadlines: deadlines)
         }
     }
 
-    private func drive(idleTimeout: Duration?) -> Outcome {
+    private func drive(idleTimeout: Duration?, deadlines: Deadlines) -> Outcome {
         var running: Int32 = 1
         while true {
             if isCancelled { return .cancelled }
@@ -115,11 +130,22 @@ final class CurlTransfer: @unchecked Sendable {
             if running == 0 { break }
             // No fixed cap: curl shortens the wait to its own next timeout, and `cancel()` wakes the poll,
             // so an idle watch sleeps until a byte arrives or the idle timeout runs out (no wake-ups).
+            // The idle timer restarts with every byte; the deadlines do not (a server that drips one
+            // byte every few seconds must not hold a LIST for ever).
             var waitMs = Int32.max
+            let now = ContinuousClock.now
             if let idleTimeout {
-                let left = idleTimeout - (ContinuousClock.now - lastByte)
+                let left = idleTimeout - (now - lastByte)
                 if left <= .zero { return .idle }
                 waitMs = Int32(clamping: max(1, left.wholeMilliseconds))
+            }
+            if !headSeen, let headers = deadlines.headers {
+                if now >= headers { return .noHeaders }
+                waitMs = min(waitMs, Int32(clamping: max(1, (headers - now).wholeMilliseconds)))
+            }
+            if let end = deadlines.end {
+                if now >= end { return .overran }
+                waitMs = min(waitMs, Int32(clamping: max(1, (end - now).wholeMilliseconds)))
             }
             _ = curl_multi_poll(multi, nil, 0, waitMs, nil)
         }
@@ -146,12 +172,16 @@ final class CurlTransfer: @unchecked Sendable {
         lastByte = .now
         if line.starts(with: "HTTP/".utf8) {
             retryAfter = nil   // a new response (after 100 Continue or a proxy's answer)
+            contentType = nil
         } else if line.count <= 2, line.allSatisfy({ $0 == 13 || $0 == 10 }) {
             var code = 0
             _ = ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
             if code >= 200 {
-                onHead(Head(status: code, retryAfter: retryAfter))
+                headSeen = true
+                onHead(Head(status: code, retryAfter: retryAfter, contentType: contentType))
             }
+        } else if let value = Self.value(of: "content-type", in: line) {
+            contentType = value
         } else if let value = Self.value(of: "retry-after", in: line), let seconds = Int(value), seconds >= 0 {
             retryAfter = .seconds(seconds)
         }

@@ -5,23 +5,32 @@ import Posix
 /// because reading a token file or running an exec plugin blocks.
 struct RequestSetup {
     var credentials: ClusterCredentials
-    var connectTimeout: Duration
+    var timeouts: APITimeouts
 
-    /// `refreshExec` re-runs the exec plugin even if its credential is cached (after a 401).
-    func configure(_ transfer: CurlTransfer, url: String, refreshExec: Bool) throws(K8sError) {
+    /// `refreshExec` re-runs the exec plugin even if its credential is cached (after a 401). An exec
+    /// plugin gets its own timeout, and no more than what is left before `deadline`.
+    func configure(_ transfer: CurlTransfer, url: String, refreshExec: Bool,
+                   deadline: ContinuousClock.Instant? = nil) throws(K8sError) {
         transfer.resetSetup()
         transfer.set(CURLOPT_URL, url)
         transfer.set(CURLOPT_NOSIGNAL, 1)
-        transfer.set(CURLOPT_CONNECTTIMEOUT_MS, max(1, connectTimeout.wholeMilliseconds))
+        transfer.set(CURLOPT_CONNECTTIMEOUT_MS, max(1, timeouts.connect.wholeMilliseconds))
         transfer.set(CURLOPT_PROTOCOLS_STR, "https,http")
         transfer.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+        // A peer that vanished (a firewall drop, a dead NAT entry) sends no RST: keepalive probes find
+        // it within `watchSilence` instead of the kernel's two hours.
+        let keepalive = timeouts.keepalive
         transfer.set(CURLOPT_TCP_KEEPALIVE, 1)
+        transfer.set(CURLOPT_TCP_KEEPIDLE, keepalive.idle)
+        transfer.set(CURLOPT_TCP_KEEPINTVL, keepalive.interval)
+        transfer.setKeepaliveProbes(keepalive.probes)
         transfer.set(CURLOPT_USERAGENT, "ipsyncd")
         var headers = ["Accept: application/json"]
 
         var clientCertificate = credentials.clientCertificate
         var clientKey = credentials.clientKey
-        if let token = try bearerToken(refreshExec: refreshExec, certificate: &clientCertificate, key: &clientKey) {
+        if let token = try bearerToken(refreshExec: refreshExec, deadline: deadline, isCancelled: { transfer.isCancelled },
+                                       certificate: &clientCertificate, key: &clientKey) {
             headers.append("Authorization: Bearer \(token)")
         }
         transfer.set(CURLOPT_HTTPHEADER, list: headers)
@@ -65,10 +74,13 @@ struct RequestSetup {
     }
 
     /// The token for this request: exec plugin, else tokenFile (re-read now, tokens rotate), else token.
-    private func bearerToken(refreshExec: Bool, certificate: inout ClusterCredentials.PEM?,
+    private func bearerToken(refreshExec: Bool, deadline: ContinuousClock.Instant?, isCancelled: () -> Bool,
+                             certificate: inout ClusterCredentials.PEM?,
                              key: inout ClusterCredentials.PEM?) throws(K8sError) -> String? {
         if let exec = credentials.exec {
-            let credential = try exec.credential(refresh: refreshExec)
+            var budget = timeouts.execPlugin
+            if let deadline { budget = min(budget, max(.milliseconds(1), deadline - .now)) }
+            let credential = try exec.credential(refresh: refreshExec, timeout: budget, isCancelled: isCancelled)
             if let pem = credential.clientCertificate, let keyPEM = credential.clientKey {
                 certificate = .data(pem)
                 key = .data(keyPEM)

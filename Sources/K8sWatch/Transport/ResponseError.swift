@@ -1,10 +1,12 @@
 import CCurl
 import FoundationEssentials
+import Posix
 
 /// Maps a failed transfer or a non-2xx answer to a K8sError whose message says what to check.
 /// Nothing here ever sees a token or key: only the URL, curl's error text and the Status body.
 struct ResponseError {
     var credentials: ClusterCredentials
+    var timeouts = APITimeouts()
 
     private struct Status: Decodable {
         struct Details: Decodable { var retryAfterSeconds: Int? }
@@ -22,9 +24,28 @@ struct ResponseError {
         case .idle:
             let after = idleTimeout.map { " for \(Self.format($0))" } ?? ""
             return K8sError(code: .timeout, message: "no data from \(url)\(after): the API server or the network stalled")
+        case .noHeaders:
+            return K8sError(code: .timeout, message: """
+                no response from \(url) within \(Self.format(timeouts.headers)): the API server is not answering \
+                (overloaded, hung, or the network drops packets)
+                """)
+        case .overran:
+            return K8sError(code: .timeout, message: """
+                \(url) did not finish answering within \(Self.format(timeouts.request)): the API server or the network \
+                is too slow; the request was abandoned
+                """)
         case .aborted:
             return K8sError(code: .badResponse, message: "response from \(url) is too large (a line or body over the limit)")
         case .failed(let code, let detail):
+            if let expired = expiredClientCertificate() { return expired }
+            if [CURLE_RECV_ERROR, CURLE_SEND_ERROR].contains(code), detail.lowercased().contains("timed out") {
+                // TCP keepalive probes went unanswered: the peer vanished without a RST or FIN.
+                return K8sError(code: .timeout, message: """
+                    the connection to \(credentials.server) went silent: no answer to TCP keepalive probes within \
+                    \(Self.format(timeouts.watchSilence)) (\(detail)); a firewall or the network drops packets, or the \
+                    API server's host went away
+                    """)
+            }
             if code == CURLE_SSL_CONNECT_ERROR && Self.brokeDuringHandshake(detail) {
                 return K8sError(code: .connection, message: """
                     the connection to \(credentials.server) broke during the TLS handshake: \(detail); the API server \
@@ -76,6 +97,45 @@ struct ResponseError {
         default:
             return K8sError(code: .badResponse, message: "unexpected HTTP \(status) from \(url)\(said)", httpStatus: status)
         }
+    }
+
+    /// A 2xx answer that is not JSON (an HTML page of a proxy, a login portal, a dashboard): says what
+    /// was expected and what came instead. nil when the answer is JSON.
+    func notJSON(_ head: CurlTransfer.Head, body: [UInt8], url: String, expected: String) -> K8sError? {
+        let first = body.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        if Self.isJSON(head.contentType), first == nil || first == UInt8(ascii: "{") { return nil }
+        let type = head.contentType.map { "Content-Type \($0)" } ?? "no Content-Type"
+        let start = Self.plainText(body).prefix(120)
+        return K8sError(code: .badResponse, message: """
+            \(url) answered HTTP \(head.status) with \(type) and \(body.count) bytes starting '\(start)', \
+            where \(expected) was expected: is the server in \(credentials.source) the Kubernetes API server \
+            and not a proxy or web page in front of it?
+            """, httpStatus: head.status)
+    }
+
+    /// No Content-Type is taken as JSON (the body then decides); anything else must say json.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return true }
+        return contentType.lowercased().contains("json")
+    }
+
+    /// When the kubeconfig's client certificate is past its notAfter, that is the reason a connection
+    /// failed, whatever curl said (a TLS 1.3 server rejects it after the handshake: "errno 107").
+    private func expiredClientCertificate(now: Date = Date()) -> K8sError? {
+        let pem: [UInt8]
+        switch credentials.clientCertificate {
+        case .file(let path):
+            guard let bytes = try? Posix.read(path, limit: 1 << 20) else { return nil }
+            pem = bytes
+        case .data(let bytes): pem = bytes
+        case nil: return nil
+        }
+        guard let notAfter = CertificateValidity.notAfter(pem: pem), notAfter < now else { return nil }
+        let date = notAfter.formatted(Date.ISO8601FormatStyle())
+        return K8sError(code: .tls, message: """
+            the client certificate in \(credentials.configFile ?? credentials.source) expired on \(date); \
+            renew it (client-certificate and client-key) and the connection to \(credentials.server) works again
+            """)
     }
 
     /// The start of a non-JSON body (a proxy's or the flow-control filter's plain text), one line.

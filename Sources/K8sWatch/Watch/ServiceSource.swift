@@ -31,19 +31,21 @@ public struct KubernetesSource: ServiceSource {
     public let names: Set<String>
     private let client: APIClient
 
-    public init(credentials: ClusterCredentials, namespace: String, names: Set<String>) {
+    public init(credentials: ClusterCredentials, namespace: String, names: Set<String>,
+                timeouts: APITimeouts = APITimeouts()) {
         self.credentials = credentials
         self.namespace = namespace
         self.names = names
-        client = APIClient(credentials: credentials)
+        client = APIClient(credentials: credentials, timeouts: timeouts)
     }
 
     /// The one place the kubeconfig is found and loaded (the search order of docs/design.md §4); its failure is
     /// the caller's to surface.
     public static func load(kubeconfig: String?, context: String?, environment: [String: String],
-                            namespace: String, names: Set<String>) throws(K8sError) -> KubernetesSource {
+                            namespace: String, names: Set<String>,
+                            timeouts: APITimeouts = APITimeouts()) throws(K8sError) -> KubernetesSource {
         let credentials = try KubeConfigLoader.load(path: kubeconfig, context: context, environment: environment)
-        return KubernetesSource(credentials: credentials, namespace: namespace, names: names)
+        return KubernetesSource(credentials: credentials, namespace: namespace, names: names, timeouts: timeouts)
     }
 
     public var name: String { "\(credentials.source) → \(credentials.server)" }
@@ -60,7 +62,9 @@ public struct KubernetesSource: ServiceSource {
 
     /// The concrete watcher, for callers that read its `health`.
     public func watcher(logger: Logger) -> ServiceWatcher {
-        ServiceWatcher(api: client, namespace: namespace, names: names, logger: logger)
+        var timing = WatchTiming()
+        timing.bookmarkSilence = client.timeouts.bookmarkSilence
+        return ServiceWatcher(api: client, namespace: namespace, names: names, logger: logger, timing: timing)
     }
 }
 

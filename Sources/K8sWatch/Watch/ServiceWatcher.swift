@@ -22,13 +22,18 @@ public actor ServiceWatcher {
     private var published: [String: ServiceInfo]?
     private var resourceVersion = ""
     private var backoff: Backoff
-    /// Failed rounds since the watch was last healthy, and the code last logged as "watch lost".
+    /// Failed rounds since a watch was last open, the code last logged as "watch lost", and when the
+    /// trouble was last logged (a trouble that lasts is logged again every `timing.repeatWarning`).
     private var failures = 0
-    private var loggedLoss: K8sError.Code?
+    private var loggedLoss: Trouble?
+    private var lastWarning: ContinuousClock.Instant?
+    /// The server sent a BOOKMARK: its watches then get the short bookmark-derived read deadline.
+    private var serverSendsBookmarks = false
     /// A 410 right after the relist it caused means the server keeps answering 410: back off.
     private var goneWithoutProgress = false
     private var relistRequested = false
     private var currentWatch: Task<WatchOutcome, Never>?
+    private var currentList: Task<Result<ServiceDecoder.List, K8sError>, Never>?
 
     init(api: any ServiceAPI, namespace: String, names: Set<String>, logger: Logger, timing: WatchTiming = WatchTiming()) {
         self.api = api
@@ -43,10 +48,12 @@ public actor ServiceWatcher {
         (snapshots, continuation) = AsyncStream.makeStream(of: ServiceSnapshot.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Asks for a fresh LIST (the resync interval); a change found there is published.
+    /// Asks for a fresh LIST (the resync interval); a change found there is published. A watch or a
+    /// LIST in progress is abandoned (a stuck request must not outlive the resync that replaces it).
     public func relist() {
         relistRequested = true
         currentWatch?.cancel()
+        currentList?.cancel()
     }
 
     /// Lists and watches until the task is cancelled; never returns early, never throws.
@@ -97,16 +104,29 @@ public actor ServiceWatcher {
         health.lists += 1
         let query = version.map { [("resourceVersion", $0)] } ?? []
         let list: ServiceDecoder.List
-        do {
-            list = try await listAll(api: api, path: path, query: query, decoder: decoder)
-        } catch {
+        // A task of its own so that relist() can abandon a LIST that hangs without ending run().
+        let (api, path, decoder) = (self.api, self.path, self.decoder)
+        let task = Task { () async -> Result<ServiceDecoder.List, K8sError> in
+            do throws(K8sError) {
+                return .success(try await listAll(api: api, path: path, query: query, decoder: decoder))
+            } catch {
+                return .failure(error)
+            }
+        }
+        currentList = task
+        let result = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        currentList = nil
+        switch result {
+        case .success(let answer): list = answer
+        case .failure(let error):
             if Task.isCancelled { return .list(resourceVersion: nil) }   // run() ends; nothing to log
+            if task.isCancelled { return .list(resourceVersion: nil) }   // relist(): run() starts a fresh LIST
             if error.code == .gone, version != nil { return .list(resourceVersion: nil) }
             return fail(error, then: .list, delay: error.code == .tooManyRequests ? error.retryAfter : nil)
         }
+        // Not "restored": only an open watch is (a LIST allowed with the watch denied is still trouble).
         resourceVersion = list.resourceVersion
         store = list.services
-        restored()
         publishIfChanged()
         return .watch
     }
@@ -115,7 +135,11 @@ public actor ServiceWatcher {
         let seconds = Int.random(in: timing.watchTimeoutSeconds)
         let query = [("watch", "true"), ("resourceVersion", resourceVersion), ("allowWatchBookmarks", "true"),
                      ("timeoutSeconds", String(seconds))]
-        let idle = .seconds(seconds) + timing.idleGrace
+        // Bookmarks come about once a minute from a server that sends them: a longer silence is a dead
+        // connection. Bookmarks are optional for a server, so without them the idle limit outlasts the watch.
+        // The bookmark deadline only ever shortens the limit.
+        let whole = .seconds(seconds) + timing.idleGrace
+        let idle = serverSendsBookmarks ? min(timing.bookmarkSilence, whole) : whole
         health.watches += 1
         let started = ContinuousClock.now
         // A task of its own so that relist() can end this watch without ending run().
@@ -189,6 +213,7 @@ public actor ServiceWatcher {
             return K8sError(status: event.status ?? APIStatus(code: nil, reason: nil, message: nil),
                             httpStatus: nil, context: "watch \(path)")
         }
+        if event.kind == .bookmark { serverSendsBookmarks = true }
         if let version = event.resourceVersion, !version.isEmpty { resourceVersion = version }
         goneWithoutProgress = false
         restored()
@@ -217,20 +242,35 @@ public actor ServiceWatcher {
         health.reconnects += 1
         failures += 1
         let wait = delay ?? backoff.next(now: .now, random: timing.random())
-        if loggedLoss != error.code {
-            loggedLoss = error.code
+        let now = ContinuousClock.now
+        if loggedLoss != Trouble(error.code) {
+            loggedLoss = Trouble(error.code)
+            lastWarning = now
             logger.warning("watch lost: \(error); retrying with backoff")
+        } else if let lastWarning, now - lastWarning >= timing.repeatWarning {
+            self.lastWarning = now
+            logger.warning("watch still failing after \(failures) attempts: \(error); retrying with backoff")
         } else {
             logger.debug("watch still failing (attempt \(failures)): \(error); next try in \(wait)")
         }
         return .wait(wait, then: next)
     }
 
+    /// What counts as the same trouble for logging: a connection that went silent and the connects
+    /// that then time out or are refused are one network outage, not three.
+    private enum Trouble: Equatable {
+        case network
+        case other(K8sError.Code)
+        init(_ code: K8sError.Code) { self = code == .connection || code == .timeout ? .network : .other(code) }
+    }
+
+    /// A watch is open again (the API answered a watch with 2xx): the trouble is over.
     private func restored() {
         guard failures > 0 else { return }
         logger.notice("watch restored after \(failures) attempt\(failures == 1 ? "" : "s")")
         failures = 0
         loggedLoss = nil
+        lastWarning = nil
         health.lastError = nil
     }
 }

@@ -9,6 +9,10 @@ struct WatchTiming: Sendable {
     var idleGrace: Duration = .seconds(30)
     /// A watch that ends cleanly sooner than this with no event is a failure (client-go's "very short watch").
     var shortWatch: Duration = .seconds(1)
+    /// The read deadline of a watch once the server has been seen to send bookmarks.
+    var bookmarkSilence: Duration = APITimeouts().bookmarkSilence
+    /// A trouble that lasts is logged again (with the count of attempts) at most this often.
+    var repeatWarning: Duration = .seconds(300)
     var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
     var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
 }

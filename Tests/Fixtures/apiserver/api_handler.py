@@ -199,6 +199,12 @@ class APIHandler(BaseHTTPRequestHandler):
         fault = self.store.take_status_fault("list")
         if fault:
             raise injected(fault)
+        special = self.store.take_list_fault()
+        if special and special["kind"] == "html":
+            return self.send_body(200, b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>proxy login</body></html>\n",
+                                  content_type="text/html; charset=utf-8")
+        if special and special["kind"] == "drip":
+            return self.drip(special)
         try:
             limit = int(query.get("limit") or 0)
         except ValueError:
@@ -244,6 +250,25 @@ class APIHandler(BaseHTTPRequestHandler):
         self.send_body(200, body.encode())
 
     # --- watch ----------------------------------------------------------------------------------
+
+    def drip(self, fault):
+        """A list answer sent one byte per interval: from the status line on (phase headers) or after
+        the headers (phase body). Ends when the client goes away; a test's client never waits that long."""
+        body = dumps({"kind": "ServiceList", "apiVersion": "v1", "metadata": {"resourceVersion": str(self.store.rv)},
+                      "items": []}).encode() + b" " * 4096
+        head = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)).encode()
+        self.close_connection = True
+        slow = head + body if fault["phase"] == "headers" else body
+        if fault["phase"] == "body":
+            self.wfile.write(head)
+            self.wfile.flush()
+        try:
+            for i in range(len(slow)):
+                self.wfile.write(slow[i:i + 1])
+                self.wfile.flush()
+                time.sleep(fault["intervalMs"] / 1000.0)
+        except OSError:
+            pass
 
     def start_stream(self):
         self.send_response(200)

@@ -84,6 +84,8 @@ def main():
     parser.add_argument("--plain", action="store_true", help="serve HTTP instead of HTTPS (token auth only)")
     parser.add_argument("--namespace", default="flowmaster")
     parser.add_argument("--host", default="127.0.0.1", help="API address (::1 for IPv6); control stays on 127.0.0.1")
+    parser.add_argument("--control-host", default="127.0.0.1",
+                        help="control address (the API's address when the server runs in a network namespace of its own)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--control-port", type=int, default=0)
     parser.add_argument("--history", type=int, default=1000, help="events kept for watches from an old resourceVersion")
@@ -104,7 +106,7 @@ def main():
                 store.create(fields)
 
     api = Server((args.host, args.port), APIHandler, store, None if args.plain else tls_context(directory))
-    control = Server(("127.0.0.1", args.control_port), ControlHandler, store)
+    control = Server((args.control_host, args.control_port), ControlHandler, store)
     url = host_url("http" if args.plain else "https", args.host, api.server_address[1])
     certs.write_kubeconfigs(directory, url, args.namespace, token, args.plain)
 
@@ -120,7 +122,7 @@ def main():
             stop.set()
         threading.Thread(target=watch_stdin, daemon=True).start()
 
-    sys.stdout.write(json.dumps({"url": url, "control": host_url("http", "127.0.0.1", control.server_address[1]),
+    sys.stdout.write(json.dumps({"url": url, "control": host_url("http", args.control_host, control.server_address[1]),
                                  "dir": directory}) + "\n")
     sys.stdout.flush()
     while not stop.wait(0.5):

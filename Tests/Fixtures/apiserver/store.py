@@ -48,6 +48,7 @@ class Store:
         self.bookmark_interval = 60.0
         self.faults = {"gone-event": 0, "gone-status": 0}
         self.status_faults = []             # dicts: code, retryAfter, verb, count
+        self.list_faults = []               # dicts: kind ("drip", "html"), count, phase, intervalMs
         self.snapshots = collections.OrderedDict()   # continue-token id -> (rv, items)
         self.next_snapshot = 0
         self.stats = {"lists": 0, "watches": 0}
@@ -153,6 +154,12 @@ class Store:
                     raise ValueError('status fault verb must be "list", "watch" or "any"')
                 self.status_faults.append({"code": code, "retryAfter": body.get("retryAfter"),
                                            "verb": verb, "count": count})
+            elif kind in ("drip", "html"):
+                phase = body.get("phase", "body")
+                if phase not in ("headers", "body"):
+                    raise ValueError('drip phase must be "headers" or "body"')
+                self.list_faults.append({"kind": kind, "count": count, "phase": phase,
+                                         "intervalMs": int(body.get("intervalMs", 1000))})
             elif kind == "malformed":
                 for w in self.watches:
                     w.queue.append(("malformed",))
@@ -169,9 +176,10 @@ class Store:
             elif kind == "clear":
                 self.faults = {"gone-event": 0, "gone-status": 0}
                 self.status_faults = []
+                self.list_faults = []
             else:
                 raise ValueError("unknown fault kind %r: drop, gone-event, gone-status, status, malformed, "
-                                 "stall, unstall, compact, clear" % kind)
+                                 "stall, unstall, compact, drip, html, clear" % kind)
             self.cond.notify_all()
             return self.rv, time.time_ns()
 
@@ -185,6 +193,17 @@ class Store:
                         self.status_faults.remove(f)
                     return f
         return None
+
+    def take_list_fault(self):
+        """The next injected list fault (drip, html), if any (consumes one of its count)."""
+        with self.lock:
+            if not self.list_faults:
+                return None
+            f = self.list_faults[0]
+            f["count"] -= 1
+            if f["count"] <= 0:
+                self.list_faults.pop(0)
+            return f
 
     def take_fault(self, kind):
         with self.lock:
