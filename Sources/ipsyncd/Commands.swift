@@ -2,15 +2,16 @@ import ArgumentParser
 import Glibc
 import IpsyncdCore
 
-/// Loads the settings and starts logging; a config error ends the command with exit code 1.
-private func prepare(_ options: SettingsOptions) throws -> Settings {
+/// Loads the settings and starts logging; a config error ends the command with exit code 1, or with
+/// `configFileExit` when the config file (not a flag) is wrong.
+private func prepare(_ options: SettingsOptions, configFileExit: Int32 = 1) throws -> Settings {
     switch options.load() {
     case .success(let settings):
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
         return settings
     case .failure(let error):
         writeAll(2, Array("ipsyncd: \(error)\n".utf8))
-        throw ExitCode(1)
+        throw ExitCode(error.isCommandLine ? 1 : configFileExit)
     }
 }
 
@@ -38,7 +39,8 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run the daemon: watch the Services, resync on change and every --resync-interval.",
         discussion: """
             Logs one line per resync (to the journal under systemd). SIGHUP reloads the config and \
-            resyncs; SIGTERM finishes an apply in progress and exits 0.
+            resyncs; SIGTERM finishes an apply in progress and exits 0. Exits 78 (EX_CONFIG) when the \
+            config file is invalid or no usable kubeconfig is found: a restart cannot fix that.
 
             Example: ipsyncd run --dry-run --log-format text   (logs the diffs it would apply)
             """)
@@ -47,7 +49,7 @@ struct RunCommand: AsyncParsableCommand {
     var dryRun = false
 
     func run() async throws {
-        let settings = try prepare(options)
+        let settings = try prepare(options, configFileExit: ExitStatus.config)
         try finish(await Commands.run(settings: settings, dryRun: dryRun))
     }
 }

@@ -19,7 +19,7 @@ public struct ApplyOptions: Sendable {
     public init(sitePath: String = "/etc/nginx/sites-enabled/flowmaster",
                 nginxConf: String = "/etc/nginx/nginx.conf",
                 checkCommand: String = "nginx -t -c {config}",
-                reloadCommand: String = "systemctl reload nginx",
+                reloadCommand: String = "systemctl reload --job-mode=ignore-dependencies nginx",
                 commandTimeout: Duration = .seconds(30),
                 stateDir: String = "/var/lib/ipsyncd",
                 pidFile: String? = nil) {

@@ -22,6 +22,9 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// Whether a flag, not the config file, is wrong (a usage error rather than a configuration error).
+    public var isCommandLine: Bool { source == "command line" }
+
     public var description: String {
         var text = source
         if line > 0 { text += ":\(line)" }

@@ -86,7 +86,7 @@ public actor Daemon {
         self.nextFullResync = ContinuousClock.now + settings.resyncInterval
     }
 
-    /// Runs until SIGTERM or SIGINT (exit code 0), or until the start fails (1: credentials unusable).
+    /// Runs until SIGTERM or SIGINT (exit code 0), or until the start fails (78, EX_CONFIG: no usable kubeconfig).
     public func run() async -> Int32 {
         // The loop runs in a task of its own so that a stop never waits longer than the grace for an apply
         // stuck in a command (the command's own timeout may be far longer than systemd's patience).
@@ -116,7 +116,7 @@ public actor Daemon {
             logger.critical("cannot start: \(error)")
             notifier.stopping(status: "cannot start: \(error)")
             stop()
-            return 1
+            return ExitStatus.config
         }
         startFeed(first)
         logger.info("watching \(settings.namespace) via \(first.description)")
