@@ -63,7 +63,8 @@ import TestSupport
         for line in ["Type=notify", "ExecStart=/usr/local/bin/ipsyncd run", "ExecReload=/bin/kill -HUP $MAINPID",
                      "Restart=on-failure", "WatchdogSec=30", "NotifyAccess=main", "ProtectSystem=strict",
                      "NoNewPrivileges=yes", "StateDirectory=ipsyncd", "SystemCallFilter=@system-service",
-                     "KillMode=mixed", "RestartPreventExitStatus=78", "LimitNICE=-4",
+                     "KillMode=mixed", "RestartPreventExitStatus=78",
+                     "CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_BIND_SERVICE CAP_SYS_NICE",
                      "ReadWritePaths=-/var/lib/prometheus/node-exporter"] {
             #expect(unit.split(separator: "\n").contains { $0 == line[...] }, "\(line)")
         }
