@@ -48,6 +48,8 @@ import TestSupport
         #expect(FileManager.default.isExecutableFile(atPath: "\(stage)/usr/bin/ipsyncd"))
         let unit = try String(contentsOfFile: "\(stage)/etc/systemd/system/ipsyncd.service", encoding: .utf8)
         #expect(unit.contains("ExecStart=/usr/bin/ipsyncd run"))
+        let template = try String(contentsOfFile: "\(stage)/etc/systemd/system/ipsyncd@.service", encoding: .utf8)
+        #expect(template.contains("ExecStart=/usr/bin/ipsyncd run --config /etc/ipsyncd/%i.yaml"))
         let config = "\(stage)/etc/ipsyncd/ipsyncd.yaml"
         #expect(try readBytes(config) == readBytes("\(root)/packaging/ipsyncd.yaml"))
 
