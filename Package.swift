@@ -17,23 +17,26 @@ let package = Package(
     targets: [
         // Typed shims over libcurl's variadic C API (Swift cannot call curl_easy_setopt directly).
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // The one POSIX layer (Glibc): whole-file read, write-all, atomic replace with directory fsync, clock.
+        .target(name: "Posix"),
         // Lossless nginx config lexer, parser, queries, rewriter, template renderer and unified diff.
         .target(name: "NginxConf"),
         // Kubernetes API client over libcurl: kubeconfig, auth, Service model, ServiceWatcher.
-        .target(name: "K8sWatch", dependencies: ["CCurl", logging, yams]),
+        .target(name: "K8sWatch", dependencies: ["CCurl", "Posix", logging, yams]),
         // The daemon's core: config, reconciler, applier, daemon loop, logging, notify, metrics.
-        .target(name: "IpsyncdCore", dependencies: ["NginxConf", "K8sWatch", logging, yams]),
+        .target(name: "IpsyncdCore", dependencies: ["NginxConf", "K8sWatch", "Posix", logging, yams]),
         // The CLI: argument parsing only; everything else lives in IpsyncdCore.
         .executableTarget(name: "ipsyncd", dependencies: [
-            "IpsyncdCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "IpsyncdCore", "Posix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmarks (bench/*.sh drive them; figures go to docs/benchmarks.md).
         .executableTarget(name: "nginxconf-bench", dependencies: ["NginxConf"], path: "bench/NginxConfBench"),
         .executableTarget(name: "k8swatch-bench", dependencies: ["K8sWatch"], path: "bench/K8sWatchBench"),
         // Helpers shared by the test targets: the test API server, a sandboxed nginx, temp dirs.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["K8sWatch", logging], path: "Tests/TestSupport"),
+        .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "NginxConfTests", dependencies: ["NginxConf", "TestSupport"]),
-        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "TestSupport"]),
-        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "TestSupport", "ipsyncd"]),
+        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "Posix", "TestSupport"]),
+        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "Posix", "TestSupport", "ipsyncd"]),
     ]
 )

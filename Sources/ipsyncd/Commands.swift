@@ -1,5 +1,5 @@
 import ArgumentParser
-import Glibc
+import Posix
 import IpsyncdCore
 
 /// Loads the settings and starts logging; a config error ends the command with exit code 1, or with
@@ -10,27 +10,16 @@ private func prepare(_ options: SettingsOptions, configFileExit: Int32 = 1) thro
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
         return settings
     case .failure(let error):
-        writeAll(2, Array("ipsyncd: \(error)\n".utf8))
+        Posix.writeAll(2, Array("ipsyncd: \(error)\n".utf8))
         throw ExitCode(error.isCommandLine ? 1 : configFileExit)
     }
 }
 
 /// Prints a command's output and ends with its exit code.
 private func finish(_ result: CommandOutput) throws {
-    writeAll(1, result.stdout)
-    writeAll(2, Array(result.stderr.utf8))
+    Posix.writeAll(1, result.stdout)
+    Posix.writeAll(2, Array(result.stderr.utf8))
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
-}
-
-/// Writes every byte (a pipe may take them in pieces).
-private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 { return }
-        offset += count
-    }
 }
 
 struct RunCommand: AsyncParsableCommand {

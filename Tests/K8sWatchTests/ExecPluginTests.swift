@@ -43,7 +43,7 @@ struct ExecFixture {
         try KubeConfigLoader.load(path: dir.file("config"), context: nil, environment: ["PATH": "/usr/bin:/bin"])
     }
 
-    var runs: Int { Int(FileAccess.trimmedText((try? readBytes(counter)) ?? [])) ?? 0 }
+    var runs: Int { Int(ConfigText.trimmedText((try? readBytes(counter)) ?? [])) ?? 0 }
 }
 
 @Suite struct ExecPluginTests {

@@ -212,12 +212,13 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
 
     @Test func oneShotsAgainstTheServer() async throws {
         let server = try await offPool { try TestAPIServer(services: [ServiceSpec("api-gateway", clusterIP: "10.43.0.12")]) }
-        let client = APIClient(credentials: try KubeConfigLoader.load(path: server.kubeconfigCert, context: nil, environment: [:]))
-        let snapshot = try await fetchSnapshot(client: client, namespace: "flowmaster", names: ["api-gateway"])
+        let source = try KubernetesSource.load(kubeconfig: server.kubeconfigCert, context: nil, environment: [:],
+                                               namespace: "flowmaster", names: ["api-gateway"])
+        let snapshot = try await source.snapshot()
         #expect(snapshot.services["api-gateway"]?.clusterIP == "10.43.0.12")
-        try await probeAccess(client: client, namespace: "flowmaster")
+        try await source.probeAccess()
         try server.fault("status", extra: ["code": 403, "verb": "watch"])
-        let error = await #expect(throws: K8sError.self) { try await probeAccess(client: client, namespace: "flowmaster") }
+        let error = await #expect(throws: K8sError.self) { try await source.probeAccess() }
         #expect(error?.code == .forbidden)
         #expect(error?.message.hasPrefix("cannot watch services in namespace flowmaster: ") == true)
         server.stop()

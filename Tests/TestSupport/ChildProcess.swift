@@ -1,8 +1,6 @@
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 // Child processes for tests, spawned with posix_spawn rather than Foundation's Process (see
 // SpawnedProcess for why), and a way to wait for them without blocking Swift's cooperative pool.

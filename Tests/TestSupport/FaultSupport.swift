@@ -1,8 +1,6 @@
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A TCP relay on 127.0.0.1 in front of the test API server, for faults the server cannot make by
 /// itself: stopping it takes the API "down" (connections refused, open ones cut) while the server

@@ -1,8 +1,6 @@
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The built `ipsyncd` binary as a child process, for end-to-end tests that drive only the CLI.
 ///

@@ -1,8 +1,6 @@
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// One port of a Service given to the test API server (`spec.ports[]`).
 public struct ServicePortSpec: Sendable, Hashable {

@@ -15,7 +15,7 @@ import TestSupport
     @Test func syncDryRunExits2WithTheDiffAndWritesNothing() async throws {
         let fixture = try ResyncFixture()
         let before = try fixture.fingerprint()
-        let output = await Commands.sync(settings: fixture.settings, dryRun: true, source: .fixed(recreatedAPI), logger: logger)
+        let output = await Commands.sync(settings: fixture.settings, dryRun: true, source: ScriptedSource(recreatedAPI), logger: logger)
         #expect(output.exitCode == 2)
         #expect(text(output.stdout).hasPrefix("--- \(fixture.site)\n+++ \(fixture.site)\n@@ "))
         #expect(output.stderr.contains("would change: /api/ api-gateway 10.43.0.12:9000 → 10.43.7.3:9000"))
@@ -25,7 +25,7 @@ import TestSupport
     @Test func syncExits0WhenInSync() async throws {
         let fixture = try ResyncFixture()
         for dryRun in [true, false] {
-            let output = await Commands.sync(settings: fixture.settings, dryRun: dryRun, source: .fixed(flowmasterSnapshot()), logger: logger)
+            let output = await Commands.sync(settings: fixture.settings, dryRun: dryRun, source: ScriptedSource(flowmasterSnapshot()), logger: logger)
             #expect(output.exitCode == 0 && output.stdout.isEmpty)
         }
         #expect(!fixture.commandsRan)
@@ -33,17 +33,17 @@ import TestSupport
 
     @Test func syncExits1WhenTheAPIOrTheApplyFails() async throws {
         let fixture = try ResyncFixture()
-        let down = ServiceSource.failing(K8sError(code: .connection, message: "cannot connect to https://127.0.0.1:1"), name: "test")
+        let down = ScriptedSource(failing: K8sError(code: .connection, message: "cannot connect to https://127.0.0.1:1"), name: "test")
         let output = await Commands.sync(settings: fixture.settings, dryRun: false, source: down, logger: logger)
         #expect(output.exitCode == 1 && output.stderr.contains("cannot read the Services from test: cannot connect"))
-        let failing = await Commands.sync(settings: fixture.settings, dryRun: false, source: .fixed(recreatedAPI), logger: logger)
+        let failing = await Commands.sync(settings: fixture.settings, dryRun: false, source: ScriptedSource(recreatedAPI), logger: logger)
         #expect(failing.exitCode == 1 && failing.stderr.hasPrefix("ipsyncd: "))
     }
 
     @Test func syncExits1WhenARouteHasAnErrorButSyncsTheOthersInDryRun() async throws {
         var fixture = try ResyncFixture()
         fixture.settings.routes = Route.defaults + [Route(location: "/missing/", service: "api-gateway")]
-        let output = await Commands.sync(settings: fixture.settings, dryRun: true, source: .fixed(recreatedAPI), logger: logger)
+        let output = await Commands.sync(settings: fixture.settings, dryRun: true, source: ScriptedSource(recreatedAPI), logger: logger)
         #expect(output.exitCode == 1)
         #expect(text(output.stdout).contains("+        proxy_pass http://10.43.7.3:9000;"))
         #expect(output.stderr.contains("/missing/"))
@@ -53,7 +53,7 @@ import TestSupport
 
     @Test func statusInSyncExits0WithATable() async throws {
         let fixture = try ResyncFixture()
-        let output = await Commands.status(settings: fixture.settings, json: false, source: .fixed(flowmasterSnapshot()))
+        let output = await Commands.status(settings: fixture.settings, json: false, source: ScriptedSource(flowmasterSnapshot()))
         #expect(output.exitCode == 0)
         let lines = text(output.stdout).split(separator: "\n").map(String.init)
         #expect(lines[1].hasPrefix("LOCATION  SERVICE"))
@@ -64,18 +64,18 @@ import TestSupport
 
     @Test func statusOutOfSyncExits1AndSaysWhatToDo() async throws {
         let fixture = try ResyncFixture()
-        let output = await Commands.status(settings: fixture.settings, json: false, source: .fixed(recreatedAPI))
+        let output = await Commands.status(settings: fixture.settings, json: false, source: ScriptedSource(recreatedAPI))
         #expect(output.exitCode == 1)
         #expect(text(output.stdout).contains("/api/     api-gateway        10.43.7.3:9000   10.43.0.12:9000  NO (run ipsyncd sync)"))
         #expect(text(output.stdout).hasSuffix("NOT in sync\n"))
-        let kept = await Commands.status(settings: fixture.settings, json: false, source: .fixed(flowmasterSnapshot(["api-gateway": nil])))
+        let kept = await Commands.status(settings: fixture.settings, json: false, source: ScriptedSource(flowmasterSnapshot(["api-gateway": nil])))
         #expect(kept.exitCode == 1 && text(kept.stdout).contains("/api/: api-gateway is absent (deleted?); keeping 10.43.0.12:9000"))
     }
 
     @Test func statusJSONHasStableKeys() async throws {
         let fixture = try ResyncFixture()
         let output = await Commands.status(settings: fixture.settings, json: true,
-                                           source: .fixed(flowmasterSnapshot(["api-gateway": nil])))
+                                           source: ScriptedSource(flowmasterSnapshot(["api-gateway": nil])))
         #expect(output.exitCode == 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout)) as? [String: Any])
         #expect(Set(object.keys) == ["site", "namespace", "in_sync", "routes", "warnings", "errors"])
@@ -91,11 +91,11 @@ import TestSupport
 
     @Test func statusExits1WhenTheAPIOrTheSiteCannotBeRead() async throws {
         var fixture = try ResyncFixture()
-        let down = ServiceSource.failing(K8sError(code: .unauthorized, message: "401 Unauthorized"), name: "test")
+        let down = ScriptedSource(failing: K8sError(code: .unauthorized, message: "401 Unauthorized"), name: "test")
         let api = await Commands.status(settings: fixture.settings, json: false, source: down)
         #expect(api.exitCode == 1 && api.stderr.contains("401 Unauthorized"))
         fixture.settings.site = fixture.dir.file("nope")
-        let site = await Commands.status(settings: fixture.settings, json: false, source: .fixed(flowmasterSnapshot()))
+        let site = await Commands.status(settings: fixture.settings, json: false, source: ScriptedSource(flowmasterSnapshot()))
         #expect(site.exitCode == 1 && site.stderr.contains("the site file \(fixture.settings.site) does not exist"))
     }
 
@@ -103,7 +103,7 @@ import TestSupport
 
     @Test func checkPassesAndWarnsAboutStrayTargets() async throws {
         let fixture = try ResyncFixture()
-        let output = await Commands.check(settings: .success(fixture.settings), source: .fixed(flowmasterSnapshot()), logger: logger)
+        let output = await Commands.check(settings: .success(fixture.settings), source: ScriptedSource(flowmasterSnapshot()), logger: logger)
         let lines = text(output.stdout).split(separator: "\n").map(String.init)
         #expect(output.exitCode == 0, "\(lines)")
         #expect(lines.filter { $0.hasPrefix("ok    ") }.map { $0.split(separator: ":")[0] }
@@ -115,14 +115,14 @@ import TestSupport
     @Test func checkFailsOnAMissingRouteABadConfigOrNoAccess() async throws {
         var fixture = try ResyncFixture()
         fixture.settings.routes.append(Route(location: "/missing/", service: "api-gateway"))
-        let route = await Commands.check(settings: .success(fixture.settings), source: .fixed(flowmasterSnapshot()), logger: logger)
+        let route = await Commands.check(settings: .success(fixture.settings), source: ScriptedSource(flowmasterSnapshot()), logger: logger)
         #expect(route.exitCode == 1 && text(route.stdout).contains("FAIL  route /missing/: "))
 
         let config = await Commands.check(settings: .failure(ConfigError(code: .unknownKey, source: "x.yaml", key: "setle", message: "unknown key")),
                                           source: nil, logger: logger)
         #expect(config.exitCode == 1 && text(config.stdout).hasPrefix("FAIL  config: x.yaml: setle: unknown key"))
 
-        let denied = ServiceSource.failing(K8sError(code: .forbidden, message: "cannot watch services in namespace flowmaster: forbidden"), name: "test")
+        let denied = ScriptedSource(failing: K8sError(code: .forbidden, message: "cannot watch services in namespace flowmaster: forbidden"), name: "test")
         let access = await Commands.check(settings: .success(fixture.settings), source: denied, logger: logger)
         #expect(access.exitCode == 1 && text(access.stdout).contains("FAIL  kubernetes: test: cannot watch services"))
     }
@@ -131,7 +131,7 @@ import TestSupport
         var fixture = try ResyncFixture()
         fixture.settings.nginxConf = try fixture.dir.write("other.conf", "events {}\nhttp { }\n")
         let output = await Commands.check(settings: .success(fixture.settings),
-                                          source: .fixed(flowmasterSnapshot(["api-gateway": nil])), logger: logger)
+                                          source: ScriptedSource(flowmasterSnapshot(["api-gateway": nil])), logger: logger)
         let out = text(output.stdout)
         #expect(output.exitCode == 0, "\(out)")
         #expect(out.contains("WARN  route /api/: ") && out.contains("api-gateway is absent"))
@@ -144,17 +144,17 @@ import TestSupport
     @Test func renderFillsTheTemplate() async throws {
         var fixture = try ResyncFixture()
         fixture.settings.template = fixturePath("../../templates/flowmaster.conf.tmpl")
-        let output = await Commands.render(settings: fixture.settings, output: "-", source: .fixed(flowmasterSnapshot()))
+        let output = await Commands.render(settings: fixture.settings, output: "-", source: ScriptedSource(flowmasterSnapshot()))
         #expect(output.exitCode == 0)
         #expect(text(output.stdout).contains("proxy_pass http://10.43.0.12:9000;"))
         let path = fixture.dir.file("rendered.conf")
-        let written = await Commands.render(settings: fixture.settings, output: path, source: .fixed(flowmasterSnapshot()))
+        let written = await Commands.render(settings: fixture.settings, output: path, source: ScriptedSource(flowmasterSnapshot()))
         #expect(written.exitCode == 0 && written.stdout.isEmpty)
         #expect(try readBytes(path) == output.stdout)
         // Through a symlink: the link stays, its target gets the bytes.
         try FileManager.default.createSymbolicLink(atPath: fixture.dir.file("link.conf"), withDestinationPath: "rendered.conf")
         try fixture.dir.write("rendered.conf", "old\n")
-        let linked = await Commands.render(settings: fixture.settings, output: fixture.dir.file("link.conf"), source: .fixed(flowmasterSnapshot()))
+        let linked = await Commands.render(settings: fixture.settings, output: fixture.dir.file("link.conf"), source: ScriptedSource(flowmasterSnapshot()))
         #expect(linked.exitCode == 0)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: fixture.dir.file("link.conf")) == "rendered.conf")
         #expect(try readBytes(path) == output.stdout)
@@ -162,11 +162,11 @@ import TestSupport
 
     @Test func renderFailsWithoutATemplateOrAnAddress() async throws {
         var fixture = try ResyncFixture()
-        let none = await Commands.render(settings: fixture.settings, output: "-", source: .fixed(flowmasterSnapshot()))
+        let none = await Commands.render(settings: fixture.settings, output: "-", source: ScriptedSource(flowmasterSnapshot()))
         #expect(none.exitCode == 1 && none.stderr.contains("render needs a template"))
         fixture.settings.template = fixturePath("../../templates/flowmaster.conf.tmpl")
         let missing = await Commands.render(settings: fixture.settings, output: "-",
-                                            source: .fixed(flowmasterSnapshot(["api-gateway": nil])))
+                                            source: ScriptedSource(flowmasterSnapshot(["api-gateway": nil])))
         #expect(missing.exitCode == 1 && missing.stderr.contains("api-gateway is absent"))
     }
 }

@@ -38,7 +38,7 @@ import TestSupport
         let snapshot = ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
                                                                              ports: [ServicePort(name: "http", port: new.port)])],
                                        resourceVersion: "2")
-        harness.snapshots.yield(snapshot)
+        harness.source.yield(snapshot)
         #expect(await harness.eventually { !harness.records(result: "applied").isEmpty || !harness.records(result: "failed").isEmpty })
         let applied = try #require(harness.records(result: "applied").first,
                                    "\(harness.records.compactMap { $0["message"] as? String })")
@@ -51,7 +51,7 @@ import TestSupport
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: sandbox.sitePath)) == "../sites-available/flowmaster")
 
         // The Service is deleted (first half of a recreate): the route keeps its address, and says why.
-        harness.snapshots.yield(ServiceSnapshot(services: [:], resourceVersion: "3"))
+        harness.source.yield(ServiceSnapshot(services: [:], resourceVersion: "3"))
         #expect(await harness.eventually { !harness.records(result: "kept").isEmpty })
         let kept = try #require(harness.records(result: "kept").first?["message"] as? String)
         #expect(kept.hasPrefix("resync: kept /api/ ("))
@@ -87,7 +87,7 @@ import TestSupport
             settings.commandTimeout = .seconds(10)
         }
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
+        harness.source.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
                                                                                      ports: [ServicePort(name: "http", port: new.port)])],
                                                 resourceVersion: "2"))
         #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
@@ -118,7 +118,7 @@ import TestSupport
             settings.resyncInterval = .milliseconds(300)
         }
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
+        harness.source.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
                                                                                      ports: [ServicePort(name: "http", port: new.port)])],
                                                 resourceVersion: "2"))
         #expect(await harness.eventually { harness.records(result: "applied").count == 1 })

@@ -1,9 +1,7 @@
 import Testing
 @testable import IpsyncdCore
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 @Suite struct DaemonSignalsTests {
     /// SIGUSR2 stands in for SIGHUP/SIGTERM: the test process must not react to those itself.

@@ -11,12 +11,10 @@ final class DaemonHarness: @unchecked Sendable {
     let dir: TempDir
     let lines = LineCollector()
     let notify: DatagramReceiver
-    let snapshots: AsyncStream<ServiceSnapshot>.Continuation
+    let source = ScriptedSource()
     let signals: AsyncStream<Int32>.Continuation
     let daemon: Daemon
-    private let snapshotStream: AsyncStream<ServiceSnapshot>
-    private let relistCount = LockedCounter()
-    var relists: Int { relistCount.value }
+    var relists: Int { source.relists }
 
     static let site = """
         server {
@@ -47,20 +45,15 @@ final class DaemonHarness: @unchecked Sendable {
         notify = try DatagramReceiver(path: dir.file("notify.sock"))
         var environment = ["NOTIFY_SOCKET": notify.path]
         if watchdogUsec > 0 { environment["WATCHDOG_USEC"] = String(watchdogUsec) }
-        let (snapshotStream, snapshots) = AsyncStream<ServiceSnapshot>.makeStream()
         let (signalStream, signals) = AsyncStream<Int32>.makeStream()
-        self.snapshotStream = snapshotStream
-        self.snapshots = snapshots
         self.signals = signals
         let handler = JSONLogHandler(level: .debug, output: lines.output)
-        let feed = SnapshotFeed(description: "scripted", snapshots: snapshotStream,
-                                run: { while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) } },
-                                relist: { [relistCount] in relistCount.increment() }, reconnects: { 0 })
+        let source = self.source
         daemon = Daemon(settings: settings, logger: Logger(label: "test") { _ in handler }, dryRun: dryRun,
                         notifier: SystemdNotifier(environment: environment), signals: .scripted(signalStream),
                         stopGrace: stopGrace) { _ throws(K8sError) in
             if let feedError { throw feedError }
-            return feed
+            return source
         }
     }
 
@@ -96,13 +89,6 @@ final class DaemonHarness: @unchecked Sendable {
     }
 }
 
-final class LockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    var value: Int { lock.withLock { count } }
-    func increment() { lock.withLock { count += 1 } }
-}
-
 func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
     ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: ip,
                                                           ports: [ServicePort(name: "http", port: 9000)])],
@@ -114,7 +100,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         let harness = try DaemonHarness(dryRun: true)
         let before = try readBytes(harness.settingsSite)
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(apiSnapshot("10.43.7.3"))
+        harness.source.yield(apiSnapshot("10.43.7.3"))
         #expect(await harness.eventually { !harness.records(result: "dry_run").isEmpty })
         let line = try #require(harness.records(result: "dry_run").first)
         let message = try #require(line["message"] as? String)
@@ -134,9 +120,9 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         // A settle of 2 s (cap widened to 2 s) makes "three snapshots in a row" one burst on any machine.
         let harness = try DaemonHarness(dryRun: true) { settings, _ in settings.settle = .seconds(2) }
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(apiSnapshot("10.43.7.1", version: "1"))
-        harness.snapshots.yield(apiSnapshot("10.43.7.2", version: "2"))
-        harness.snapshots.yield(apiSnapshot("10.43.7.3", version: "3"))
+        harness.source.yield(apiSnapshot("10.43.7.1", version: "1"))
+        harness.source.yield(apiSnapshot("10.43.7.2", version: "2"))
+        harness.source.yield(apiSnapshot("10.43.7.3", version: "3"))
         #expect(await harness.eventually { !harness.records(result: "dry_run").isEmpty })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
@@ -160,7 +146,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         }
         let before = try readBytes(harness.settingsSite)
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(apiSnapshot("10.43.7.3"))
+        harness.source.yield(apiSnapshot("10.43.7.3"))
         #expect(await harness.eventually { harness.records(result: "failed").count >= 2 })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
@@ -189,7 +175,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         defer { _ = try? harness.dir.write("release", "") }
         let before = try readBytes(harness.settingsSite)
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(apiSnapshot("10.43.7.3"))
+        harness.source.yield(apiSnapshot("10.43.7.3"))
         #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
@@ -216,7 +202,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
             settings = loaded
         }
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(apiSnapshot("10.43.7.3"))
+        harness.source.yield(apiSnapshot("10.43.7.3"))
         #expect(await harness.eventually { !harness.records(result: "dry_run").isEmpty })
         try harness.dir.write("ipsyncd.yaml", "settle: soon\n")
         harness.signals.yield(SIGHUP)
@@ -243,7 +229,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
             settings = try Settings.load(configPath: config, overrides: SettingsOverrides())
         }
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(apiSnapshot("10.43.7.3"))
+        harness.source.yield(apiSnapshot("10.43.7.3"))
         #expect(await harness.eventually { harness.records(result: "dry_run").count == 1 })
         harness.signals.yield(SIGHUP)
         #expect(await harness.eventually { !harness.messages(containing: "SIGHUP: config reloaded from").isEmpty })
@@ -269,7 +255,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
     @Test func metricsFileIsWrittenAfterEachResync() async throws {
         let harness = try DaemonHarness(dryRun: true) { settings, dir in settings.metricsFile = dir.file("ipsyncd.prom") }
         let run = Task { await harness.daemon.run() }
-        harness.snapshots.yield(apiSnapshot("10.43.7.3"))
+        harness.source.yield(apiSnapshot("10.43.7.3"))
         let path = harness.dir.file("ipsyncd.prom")
         #expect(await harness.eventually { FileManager.default.fileExists(atPath: path) })
         harness.signals.yield(SIGTERM)

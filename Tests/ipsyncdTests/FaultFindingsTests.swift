@@ -2,9 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// What the fault matrix found (docs/reliability.md, "Findings"): these fail until the sources are fixed.
 @Suite("FaultMatrix: findings")

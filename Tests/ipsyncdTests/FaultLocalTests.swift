@@ -2,9 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The fault matrix, local side (issue 5, docs/reliability.md): the site file, the disk and the check
 /// and reload commands misbehave while api-gateway's ClusterIP changes. The resync fails, nothing live

@@ -2,9 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The fault matrix's crash row (issue 5, docs/reliability.md). The end-to-end crash test kills
 /// `ipsyncd run` 50 times; this one kills the one-shot `ipsyncd sync` at 200 random points of its

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import TestSupport
 @testable import IpsyncdCore
+import Posix
 
 @Suite struct ResidentMemoryTests {
     @Test func fileMappingsKeepOnlyFileBackedOnes() {
@@ -69,7 +70,7 @@ import TestSupport
     }
 
     private func residentKiB(at address: UInt) throws -> Int {
-        let smaps = try FileAccess.readText("/proc/self/smaps")
+        let smaps = String(decoding: try Posix.read("/proc/self/smaps"), as: UTF8.self)
         var inside = false
         for line in smaps.split(separator: "\n") {
             if let dash = line.firstIndex(of: "-"), let start = UInt(line[..<dash], radix: 16) {

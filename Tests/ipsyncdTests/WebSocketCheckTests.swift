@@ -33,7 +33,7 @@ import TestSupport
     @Test func checkWarnsUntilTheMainConfigOrATopLevelIncludeSetsTheTimeout() async throws {
         var fixture = try ResyncFixture()
         let check = { (settings: Settings) async -> String in
-            let output = await Commands.check(settings: .success(settings), source: .fixed(flowmasterSnapshot()),
+            let output = await Commands.check(settings: .success(settings), source: ScriptedSource(flowmasterSnapshot()),
                                               logger: Logger(label: "test"))
             #expect(output.exitCode == 0)
             return String(decoding: output.stdout, as: UTF8.self)

@@ -112,8 +112,8 @@ func latency(_ options: Options) async {
     _ = control(options.control, "POST", "/control/services", #"{"name":"bench-api","clusterIP":"10.96.0.1","ports":[{"name":"http","port":80}]}"#)
     var logger = Logger(label: "k8swatch-bench")
     logger.logLevel = .warning
-    let watcher = ServiceWatcher(client: APIClient(credentials: credentials), namespace: "flowmaster",
-                                 names: ["bench-api"], logger: logger)
+    let watcher = KubernetesSource(credentials: credentials, namespace: "flowmaster", names: ["bench-api"])
+        .watcher(logger: logger)
     let arrivals = Arrivals()
     let run = Task { await watcher.run() }
     let consumer = Task {
@@ -157,6 +157,7 @@ func list(_ options: Options) async {
     let client = APIClient(credentials: credentials)
     let path = "/api/v1/namespaces/flowmaster/services"
     let names: Set<String> = ["svc-0", "svc-\(count / 2)", "svc-\(count - 1)", "absent"]
+    let source = KubernetesSource(credentials: credentials, namespace: "flowmaster", names: names)
     var body: [UInt8] = []
     var transfer: [Double] = [], total: [Double] = []
     do {
@@ -177,7 +178,7 @@ func list(_ options: Options) async {
             _ = try await client.get(path, query: [])
             transfer.append(Double((ContinuousClock.now - start) / .microseconds(1)) / 1000)
             start = ContinuousClock.now
-            _ = try await fetchSnapshot(client: client, namespace: "flowmaster", names: names)
+            _ = try await source.snapshot()
             total.append(Double((ContinuousClock.now - start) / .microseconds(1)) / 1000)
         }
     } catch { fail("\(error)") }

@@ -1,5 +1,6 @@
 import Dispatch
 import Glibc
+import Posix
 
 /// What a shell command did.
 public struct CommandResult: Sendable {
@@ -56,7 +57,7 @@ public struct CommandRunner: Sendable {
         let spawnError = spawnShell(command, stdoutFD: writeEnd, pid: &pid)
         close(writeEnd)  // the child holds its own copies; EOF comes when it (and its children) close them
         if spawnError != 0 {
-            return failedToStart("posix_spawn /bin/sh: \(String(cString: strerror(spawnError)))", start: start)
+            return failedToStart("posix_spawn /bin/sh: \(Posix.describe(spawnError))", start: start)
         }
         _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
 

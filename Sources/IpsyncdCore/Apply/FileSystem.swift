@@ -1,32 +1,15 @@
 import Glibc
+import Posix
 
 /// A failed system call on a file, for the applier to turn into an `ApplyError` with context.
-struct FileError: Error, CustomStringConvertible {
-    var operation: String
-    var path: String
-    var errno: Int32
-    var description: String { "\(operation) \(path): \(FileSystem.describe(errno))" }
-}
+typealias FileError = PosixError
 
-/// The few file operations the applier needs, on Glibc directly: O_CLOEXEC everywhere (commands are
-/// spawned while files are open), fsync of files and directories, fchown/fchmod, rename.
-enum FileSystem {
+/// The applier's file operations: the POSIX layer's reads, writes and atomic replace, plus what only the
+/// applier needs (metadata, realpath, mkdir -p, its own leftovers).
+typealias FileSystem = Posix
+
+extension Posix {
     struct Metadata { var mode: mode_t; var uid: uid_t; var gid: gid_t }
-
-    static func read(_ path: String) throws(FileError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError(operation: "open", path: path, errno: errno) }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count > 0 { bytes.append(contentsOf: chunk[0..<count]); continue }
-            if count == 0 { return bytes }
-            if errno == EINTR { continue }
-            throw FileError(operation: "read", path: path, errno: errno)
-        }
-    }
 
     static func metadata(_ path: String) throws(FileError) -> Metadata {
         var info = stat()
@@ -34,57 +17,10 @@ enum FileSystem {
         return Metadata(mode: info.st_mode & 0o7777, uid: info.st_uid, gid: info.st_gid)
     }
 
-    static func exists(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path, &info) == 0
-    }
-
     static func resolve(_ path: String) throws(FileError) -> String {
         guard let resolved = realpath(path, nil) else { throw FileError(operation: "realpath", path: path, errno: errno) }
         defer { free(resolved) }
         return String(cString: resolved)
-    }
-
-    /// Creates `path` (it must not exist) with `bytes` and exactly `mode`; fsyncs it when asked.
-    static func create(_ path: String, _ bytes: [UInt8], mode: mode_t, owner: (uid_t, gid_t)? = nil,
-                       sync: Bool = false) throws(FileError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileError(operation: "create", path: path, errno: errno) }
-        var failure: FileError?
-        if let (uid, gid) = owner, fchown(fd, uid, gid) != 0 {
-            failure = FileError(operation: "fchown", path: path, errno: errno)
-        } else if fchmod(fd, mode) != 0 {  // not the umask's idea of the mode
-            failure = FileError(operation: "fchmod", path: path, errno: errno)
-        } else if let error = writeAll(fd, bytes, path: path) {
-            failure = error
-        } else if sync && fsync(fd) != 0 {
-            failure = FileError(operation: "fsync", path: path, errno: errno)
-        }
-        close(fd)
-        if let failure {
-            unlink(path)
-            throw failure
-        }
-    }
-
-    /// Writes `bytes` to a dot file beside `target`, fsyncs it, renames it over `target` and fsyncs the
-    /// directory. The rename is atomic: a crash leaves the old bytes or the new ones, never a mix.
-    static func replace(_ target: String, with bytes: [UInt8], mode: mode_t, owner: (uid_t, gid_t)?) throws(FileError) {
-        let temp = stagingPath(beside: target)
-        try create(temp, bytes, mode: mode, owner: owner, sync: true)
-        guard rename(temp, target) == 0 else {
-            let error = FileError(operation: "rename \(temp) to", path: target, errno: errno)
-            unlink(temp)
-            throw error
-        }
-        try syncDirectory(directory(of: target))
-    }
-
-    static func syncDirectory(_ path: String) throws(FileError) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError(operation: "open directory", path: path, errno: errno) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw FileError(operation: "fsync directory", path: path, errno: errno) }
     }
 
     /// mkdir -p; the last component gets `mode`.
@@ -99,38 +35,17 @@ enum FileSystem {
         guard mkdir(path, mode) == 0 || errno == EEXIST else { throw FileError(operation: "mkdir", path: path, errno: errno) }
     }
 
-    /// `strerror`, for messages.
-    static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
-
     static func remove(_ path: String) {
         unlink(path)
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) -> FileError? {
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return FileError(operation: "write", path: path, errno: errno)
-            }
-            offset += count
-        }
-        return nil
-    }
-
     // MARK: Names
 
-    /// The marker in every file name ipsyncd creates beside someone else's files.
-    static let marker = ".ipsyncd-"
-
-    /// `.NAME.ipsyncd-<random>` in `target`'s directory: nginx's `include dir/*` never matches a dot file.
-    static func stagingPath(beside target: String) -> String {
-        directory(of: target) + "/." + baseName(of: target) + marker + randomSuffix()
-    }
+    /// The applier's own name for the layer's temporary path (`.NAME.ipsyncd-<random>`).
+    static func stagingPath(beside target: String) -> String { temporaryPath(beside: target) }
 
     static func isStagingName(_ name: String) -> Bool {
-        name.hasPrefix(".") && name.contains(marker)
+        name.hasPrefix(".") && name.contains(temporaryMarker)
     }
 
     /// Names in `directory` that ipsyncd created (`.*.ipsyncd-*`).
@@ -147,28 +62,11 @@ enum FileSystem {
         return found.sorted()
     }
 
-    static func randomSuffix() -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<10).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
-    }
-
     /// `path` made absolute against the working directory (nginx resolves `-c` the same way).
     static func absolute(_ path: String) -> String {
         guard !path.hasPrefix("/"), let cwd = getcwd(nil, 0) else { return path }
         defer { free(cwd) }
         return String(cString: cwd) + "/" + path
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        if slash == path.startIndex { return "/" }
-        return String(path[..<slash])
-    }
-
-    static func baseName(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
     }
 }
 

@@ -1,4 +1,5 @@
 import Glibc
+import Posix
 
 /// `stateDir/pending-reload`: written (and fsynced) before the swap, removed after the confirmed
 /// reload. While it exists, the live file may hold bytes nginx has not loaded, so the next attempt
@@ -43,5 +44,5 @@ struct IntentNote: Equatable {
         try FileSystem.syncDirectory(stateDir)
     }
 
-    static func now() -> Int { Int(Glibc.time(nil)) }
+    static func now() -> Int { Posix.epochSeconds() }
 }

@@ -1,10 +1,11 @@
 import K8sWatch
 import Logging
 import NginxConf
+import Posix
 
 extension Commands {
     /// `ipsyncd check`: one line per check with ok, WARN or FAIL and what to do. Exit 0 when nothing failed.
-    public static func check(settings loaded: Result<Settings, ConfigError>, source: ServiceSource?,
+    public static func check(settings loaded: Result<Settings, ConfigError>, source: (any ServiceSource)?,
                              logger: Logger) async -> CommandOutput {
         var report = CheckReport()
         guard case .success(let settings) = loaded else {
@@ -20,10 +21,10 @@ extension Commands {
 
         var snapshot: ServiceSnapshot?
         if let source {
-            switch await source.probe() {
+            switch await source.probeResult() {
             case .success:
                 report.ok("kubernetes", "\(source.name): list and watch of services in \(settings.namespace) allowed")
-                switch await source.snapshot() {
+                switch await source.snapshotResult() {
                 case .success(let value): snapshot = value
                 case .failure(let error): report.fail("kubernetes", "cannot list services: \(error)")
                 }
@@ -33,7 +34,7 @@ extension Commands {
         }
 
         let site: [UInt8]
-        do { site = try FileAccess.readBytes(settings.site) } catch {
+        do { site = try Posix.read(settings.site) } catch {
             report.fail("site", "cannot read \(settings.site) (\(error.reason)); check the `site` setting"
                         + (settings.template != nil ? " or create it with ipsyncd render --output \(settings.site)" : ""))
             return report.output
@@ -46,7 +47,7 @@ extension Commands {
         report.ok("site", "\(settings.site) parsed (\(site.count) bytes)")
 
         if let template = settings.template {
-            if FileAccess.exists(template) { report.ok("template", "\(template) (template mode)") } else {
+            if Posix.exists(template) { report.ok("template", "\(template) (template mode)") } else {
                 report.fail("template", "\(template) does not exist; fix the `template` setting or remove it for patch mode")
             }
         }

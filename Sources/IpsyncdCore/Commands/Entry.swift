@@ -1,11 +1,14 @@
+import K8sWatch
 import Logging
 
 /// The commands as `main` calls them: the real Kubernetes API, the process environment, the bootstrapped logger.
 extension Commands {
     static var logger: Logger { Logger(label: "ipsyncd") }
 
-    static func source(_ settings: Settings) -> ServiceSource {
-        .kubernetes(settings: settings, environment: ProcessEnvironment.current)
+    static func source(_ settings: Settings) -> any ServiceSource {
+        do { return try settings.kubernetesSource(environment: ProcessEnvironment.current) } catch {
+            return UnusableSource(error: error, name: settings.kubeconfig.map { "kubeconfig \($0)" } ?? "the kubeconfig")
+        }
     }
 
     /// `ipsyncd run [--dry-run]`: the daemon, until SIGTERM; its exit code.

@@ -1,29 +1,45 @@
 import K8sWatch
+import Logging
+
+extension Settings {
+    /// The Services as these settings say (kubeconfig search order of DESIGN §4). The daemon fails its start
+    /// with the error; the one-shot commands report it as an unreadable API (`UnusableSource`).
+    func kubernetesSource(environment: [String: String]) throws(K8sError) -> KubernetesSource {
+        try KubernetesSource.load(kubeconfig: kubeconfig, context: context, environment: environment,
+                                  namespace: namespace, names: Set(routes.map(\.service)))
+    }
+
+    /// The settings that decide what is watched and how: a change needs a new watch.
+    func sameSource(as other: Settings) -> Bool {
+        kubeconfig == other.kubeconfig && context == other.context && namespace == other.namespace
+            && Set(routes.map(\.service)) == Set(other.routes.map(\.service))
+    }
+}
+
+/// A source whose kubeconfig could not be loaded: every call fails with that error.
+struct UnusableSource: ServiceSource {
+    var error: K8sError
+    var name: String
+
+    func snapshot() async throws(K8sError) -> ServiceSnapshot { throw error }
+    func probeAccess() async throws(K8sError) { throw error }
+    func watch(logger: Logger) -> any ServiceWatch { NoWatch() }
+
+    private struct NoWatch: ServiceWatch {
+        var snapshots: AsyncStream<ServiceSnapshot> { AsyncStream { $0.finish() } }
+        func run() async {}
+        func relist() async {}
+        func reconnects() async -> Int { 0 }
+    }
+}
 
 extension ServiceSource {
-    /// The Services from the Kubernetes API, as the settings say (kubeconfig search order of DESIGN §4).
-    public static func kubernetes(settings: Settings, environment: [String: String]) -> ServiceSource {
-        let credentials: ClusterCredentials
-        do {
-            credentials = try KubeConfigLoader.load(path: settings.kubeconfig, context: settings.context,
-                                                    environment: environment)
-        } catch {
-            return .failing(error, name: settings.kubeconfig.map { "kubeconfig \($0)" } ?? "the kubeconfig")
-        }
-        let client = APIClient(credentials: credentials)
-        let namespace = settings.namespace
-        let names = Set(settings.routes.map(\.service))
-        return ServiceSource(
-            name: "\(credentials.source) → \(credentials.server)",
-            snapshot: {
-                do throws(K8sError) { return .success(try await fetchSnapshot(client: client, namespace: namespace, names: names)) } catch {
-                    return .failure(error)
-                }
-            },
-            probe: {
-                do throws(K8sError) { return .success(try await probeAccess(client: client, namespace: namespace)) } catch {
-                    return .failure(error)
-                }
-            })
+    /// One LIST as a `Result`, for the commands that report its failure beside their other findings.
+    func snapshotResult() async -> Result<ServiceSnapshot, K8sError> {
+        do throws(K8sError) { return .success(try await snapshot()) } catch { return .failure(error) }
+    }
+
+    func probeResult() async -> Result<Void, K8sError> {
+        do throws(K8sError) { return .success(try await probeAccess()) } catch { return .failure(error) }
     }
 }

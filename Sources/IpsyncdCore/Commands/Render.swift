@@ -1,18 +1,19 @@
 import Glibc
+import Posix
 import K8sWatch
 import NginxConf
 
 extension Commands {
     /// `ipsyncd render [--template PATH] [--output PATH|-]`: the template filled with the live addresses.
-    public static func render(settings: Settings, output path: String, source: ServiceSource) async -> CommandOutput {
+    public static func render(settings: Settings, output path: String, source: any ServiceSource) async -> CommandOutput {
         guard let templatePath = settings.template else {
             return .failure("render needs a template: give --template PATH or set `template:` in the config file")
         }
         let template: [UInt8]
-        do { template = try FileAccess.readBytes(templatePath) } catch {
+        do { template = try Posix.read(templatePath) } catch {
             return .failure("cannot read the template \(templatePath) (\(error.reason)); check --template")
         }
-        let snapshot = await source.snapshot()
+        let snapshot = await source.snapshotResult()
         guard case .success(let snapshot) = snapshot else {
             return .failure("cannot read the Services from \(source.name): \(snapshot.errorText)")
         }
@@ -32,8 +33,8 @@ extension Commands {
             return .failure("\(error)")
         }
         if path == "-" { return CommandOutput(stdout: rendered, exitCode: 0) }
-        if let problem = FileAccess.writeAtomically(rendered, to: path) {
-            return .failure("cannot write \(path): \(problem)")
+        do { try Posix.replace(path, with: rendered, mode: 0o644) } catch {
+            return .failure("cannot write \(path): \(error.reason)")
         }
         return CommandOutput(stderr: "ipsyncd: wrote \(path) (\(rendered.count) bytes)\n", exitCode: 0)
     }

@@ -4,7 +4,7 @@ import Logging
 extension Commands {
     /// `ipsyncd sync [--dry-run]`: exit 0 in sync or applied, 2 with `dryRun` when changes are pending
     /// (the diff on stdout), 1 on any error (the message on stderr).
-    public static func sync(settings: Settings, dryRun: Bool, source: ServiceSource, logger: Logger) async -> CommandOutput {
+    public static func sync(settings: Settings, dryRun: Bool, source: any ServiceSource, logger: Logger) async -> CommandOutput {
         let resyncer = Resyncer(settings: settings, logger: logger)
         // A one-shot sync is a start-up too (run from cron after crashes): settle what an earlier run
         // left, as the daemon does at start, before the API is even asked.
@@ -13,7 +13,7 @@ extension Commands {
                 return .failure("cannot settle what an earlier run left: \(error)")
             }
         }
-        let snapshot: ServiceSnapshotResult = await source.snapshot()
+        let snapshot = await source.snapshotResult()
         guard case .success(let snapshot) = snapshot else {
             return .failure("cannot read the Services from \(source.name): \(snapshot.errorText)")
         }
@@ -46,8 +46,6 @@ extension Commands {
         if report.restored { logger.warning("put back the last good site file after an unfinished check") }
     }
 }
-
-typealias ServiceSnapshotResult = Result<ServiceSnapshot, K8sError>
 
 extension Result where Failure == K8sError {
     var errorText: String {

@@ -1,4 +1,5 @@
 import NginxConf
+import Posix
 
 /// `check`'s WebSocket warning. On a reload nginx's old workers keep every open connection until it closes;
 /// for WebSocket clients that can be hours, so each reload ipsyncd makes leaves another set of old workers
@@ -38,7 +39,7 @@ enum WebSocketCheck {
         for include in main.file.directives where include.name == "include" {
             guard let pattern = include.arguments.first?.value else { continue }
             for file in Staging.expand(pattern, relativeTo: main.directory) {
-                if let bytes = try? FileAccess.readBytes(file), let parsed = try? ConfigFile.parse(bytes, path: file) {
+                if let bytes = try? Posix.read(file), let parsed = try? ConfigFile.parse(bytes, path: file) {
                     configs.append(parsed)
                 }
             }

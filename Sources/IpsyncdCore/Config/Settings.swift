@@ -1,4 +1,5 @@
 public import Logging
+import Posix
 
 /// Every option of DESIGN §4, resolved: a flag wins over the config file, the file over the default.
 public struct Settings: Sendable {
@@ -51,12 +52,12 @@ public struct Settings: Sendable {
         var settings = Settings()
         settings.requestedConfigPath = configPath
         settings.overrides = overrides
-        let path = configPath ?? (FileAccess.exists(defaultConfigPath) ? defaultConfigPath : nil)
+        let path = configPath ?? (Posix.exists(defaultConfigPath) ? defaultConfigPath : nil)
         if let path {
             let text: String
-            do { text = try FileAccess.readText(path) } catch {
-                throw ConfigError(code: error.exists ? .unreadable : .fileNotFound, source: path,
-                                  message: error.exists
+            do { text = String(decoding: try Posix.read(path), as: UTF8.self) } catch {
+                throw ConfigError(code: error.pathExists ? .unreadable : .fileNotFound, source: path,
+                                  message: error.pathExists
                                       ? "cannot read the config file (\(error.reason)); check its permissions"
                                       : "the config file does not exist; create it or leave out --config to use the built-in defaults")
             }

@@ -1,349 +1,95 @@
 public import Logging
 import K8sWatch
+import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Posix
 
 /// `ipsyncd run`: watch → coalesce → resync → journal line, systemd status, metrics; a full resync every
 /// `resync_interval`; backoff after a failed check or reload; SIGHUP reloads the config, SIGTERM/SIGINT stop.
-/// Between events nothing wakes up but the resync timer and the watchdog ping.
-public actor Daemon {
-    private enum State {
-        case starting
-        case idle
-        case settling(first: ContinuousClock.Instant, last: ContinuousClock.Instant)
-        case applying
-        case backingOff(until: ContinuousClock.Instant)
-        case stopping
-    }
-
-    private enum Event: Sendable {
-        case snapshot(ServiceSnapshot)
-        case signal(Int32)
-        case tick
-    }
-
+/// The decisions are the `Scheduler`'s; this shell runs it in one task group whose children are the signals,
+/// the watch, the timers and the apply in progress, and carries out its actions.
+public struct Daemon: Sendable {
     /// Where signals come from: the process (the binary) or a script (tests, which must not signal themselves).
     enum SignalSource: Sendable {
         case process
         case scripted(AsyncStream<Int32>)
     }
 
-    private let clock = ContinuousClock()
-    private let logger: Logger
-    private let dryRun: Bool
-    private let notifier: SystemdNotifier
-    private let makeFeed: @Sendable (Settings) throws(K8sError) -> SnapshotFeed
+    fileprivate let settings: Settings
+    fileprivate let logger: Logger
+    fileprivate let dryRun: Bool
+    fileprivate let notifier: SystemdNotifier
+    fileprivate let makeSource: @Sendable (Settings) throws(K8sError) -> any ServiceSource
     private let signalSource: SignalSource
-    /// How long an in-flight apply may go on after SIGTERM before it is cancelled (exit within 5 s).
+    /// How long an in-flight apply may go on after SIGTERM before it is abandoned (exit within 5 s).
     private let stopGrace: Duration
-
-    private var settings: Settings
-    private var state = State.starting
-    private var resyncer: Resyncer
-    private var coalescer: Coalescer<ContinuousClock.Instant>
-    private var backoff = Backoff()
-    private var metrics: MetricsFile?
-    private var snapshot: ServiceSnapshot?
-    private var feed: SnapshotFeed?
-    private var feedTasks: [Task<Void, Never>] = []
-    private var signalTask: Task<Void, Never>?
-    private var events: AsyncStream<Event>.Continuation?
-    private var exit: AsyncStream<Int32>.Continuation?
-    private var timer: Task<Void, Never>?
-    private var timerDeadline: ContinuousClock.Instant?
-    private var inflight: Task<ResyncResult, Never>?
-    private var ready = false
-    private var nextFullResync: ContinuousClock.Instant
-    private var nextWatchdog: ContinuousClock.Instant?
-    private var lastWarnings: [String] = []
-    private var lastMetricsError: String?
 
     /// `dryRun`: log the diff each resync would apply; never write a file or run the check or reload command.
     public init(settings: Settings, logger: Logger, dryRun: Bool = false) {
         let environment = ProcessEnvironment.current
         self.init(settings: settings, logger: logger, dryRun: dryRun, notifier: SystemdNotifier(environment: environment),
                   signals: .process, stopGrace: .seconds(4)) { settings throws(K8sError) in
-            try SnapshotFeed.kubernetes(settings: settings, environment: environment, logger: logger)
+            try settings.kubernetesSource(environment: environment)
         }
     }
 
     init(settings: Settings, logger: Logger, dryRun: Bool, notifier: SystemdNotifier, signals: SignalSource,
-         stopGrace: Duration, makeFeed: @escaping @Sendable (Settings) throws(K8sError) -> SnapshotFeed) {
+         stopGrace: Duration, makeSource: @escaping @Sendable (Settings) throws(K8sError) -> any ServiceSource) {
         self.settings = settings
         self.logger = logger
         self.dryRun = dryRun
         self.notifier = notifier
         self.signalSource = signals
         self.stopGrace = stopGrace
-        self.makeFeed = makeFeed
-        self.resyncer = Resyncer(settings: settings, logger: logger)
-        self.coalescer = Coalescer(settle: settings.settle, minReloadInterval: settings.minReloadInterval)
-        self.metrics = settings.metricsFile.map(MetricsFile.init(path:))
-        self.nextFullResync = ContinuousClock.now + settings.resyncInterval
+        self.makeSource = makeSource
     }
 
     /// Runs until SIGTERM or SIGINT (exit code 0), or until the start fails (78, EX_CONFIG: no usable kubeconfig).
     public func run() async -> Int32 {
-        // The loop runs in a task of its own so that a stop never waits longer than the grace for an apply
-        // stuck in a command (the command's own timeout may be far longer than systemd's patience).
-        let (exits, exit) = AsyncStream<Int32>.makeStream()
-        self.exit = exit
-        Task { exit.yield(await self.loop()) }
-        for await code in exits { return code }
-        return 0
-    }
-
-    private func loop() async -> Int32 {
-        let (stream, continuation) = AsyncStream<Event>.makeStream()
-        events = continuation
-        startSignals(continuation)
+        // Before anything else: from here on SIGTERM and SIGHUP are events, not the default actions.
+        let processSignals: UnixSignals? = if case .process = signalSource { UnixSignals([SIGHUP, SIGTERM, SIGINT]) } else { nil }
         notifier.status("starting")
         logger.info("starting: site \(settings.site), namespace \(settings.namespace), routes \(settings.routes.map(\.description).joined(separator: " "))\(dryRun ? " (dry run: nothing is written)" : "")")
         if !dryRun {
             // Recovery may reload nginx (an earlier run's unconfirmed swap): keep systemd's watchdog fed meanwhile.
-            state = .applying
-            let keepalive = startKeepalive()
-            await recover()
-            keepalive?.cancel()
+            await withWatchdogKeepalive { await recover() }
         }
-
-        let first: SnapshotFeed
-        do { first = try makeFeed(settings) } catch {
+        let source: any ServiceSource
+        do { source = try makeSource(settings) } catch {
             logger.critical("cannot start: \(error)")
             notifier.stopping(status: "cannot start: \(error)")
-            stop()
             return ExitStatus.config
         }
-        startFeed(first)
-        logger.info("watching \(settings.namespace) via \(first.description)")
-        nextFullResync = clock.now + settings.resyncInterval
-        if let interval = notifier.watchdogInterval { nextWatchdog = clock.now + interval }
-        state = .idle
-        armTimer()
+        logger.info("watching \(settings.namespace) via \(source.name)")
 
-        for await event in stream {
-            switch event {
-            case .snapshot(let new):
-                snapshot = new
-                coalescer.event(at: clock.now)
-            case .signal(let number):
-                await handle(signal: number)
-            case .tick:
-                break
+        let (inputs, input) = AsyncStream<DaemonLoop.Input>.makeStream()
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask { [signalSource] in
+                switch signalSource {
+                case .process: for await number in processSignals! { input.yield(.signal(number)) }
+                case .scripted(let stream): for await number in stream { input.yield(.signal(number)) }
+                }
             }
-            if case .stopping = state { break }
-            await step()
-            if case .stopping = state { break }
-            armTimer()
-        }
-        stop()
-        return 0
-    }
-
-    // MARK: the loop's steps
-
-    /// What is due now: the watchdog ping, the periodic full resync, a coalesced resync.
-    private func step() async {
-        var now = clock.now
-        pingWatchdogIfDue(now)
-        if now >= nextFullResync {
-            nextFullResync = now + settings.resyncInterval
-            await feed?.relist()
-            coalescer.event(at: now)
-            logger.debug("resync_interval: relist and resync")
-        }
-        if let at = resyncAt, at <= now {
-            await resync()
-            now = clock.now
-            pingWatchdogIfDue(now)
-        }
-        refreshState(now)
-    }
-
-    private var resyncAt: ContinuousClock.Instant? {
-        guard snapshot != nil, let due = coalescer.due else { return nil }
-        if case .backingOff(let until) = state { return max(due, until) }
-        return due
-    }
-
-    private func refreshState(_ now: ContinuousClock.Instant) {
-        if case .stopping = state { return }
-        if case .backingOff(let until) = state, now < until { return }
-        if let first = coalescer.firstEvent, let last = coalescer.lastEvent {
-            state = .settling(first: first, last: last)
-        } else {
-            state = .idle
+            var loop = DaemonLoop(daemon: self, input: input, timing: timing(settings))
+            loop.start(source, in: &group)
+            let code = await loop.run(inputs, in: &group)
+            // Every child ends on cancellation: the watch, the signals, the timers, an abandoned apply's wait.
+            group.cancelAll()
+            return code
         }
     }
 
-    private func pingWatchdogIfDue(_ now: ContinuousClock.Instant) {
-        guard let interval = notifier.watchdogInterval, let next = nextWatchdog, now >= next else { return }
-        notifier.watchdog()
-        nextWatchdog = now + interval
+    /// Only the binary returns memory to the kernel when idle (tests share one process).
+    fileprivate var releasesMemory: Bool {
+        if case .process = signalSource { true } else { false }
     }
 
-    private func resync() async {
-        guard let snapshot else { return }
-        state = .applying
-        coalescer.fired()
-        let keepalive = startKeepalive()
-        let resyncer = self.resyncer, dryRun = self.dryRun
-        let task = Task { await resyncer.resync(snapshot: snapshot, dryRun: dryRun) }
-        inflight = task
-        let result = await task.value
-        inflight = nil
-        keepalive?.cancel()
-
-        if case .stopping = state {
-            // Abandoned by a stop that outlasted the grace: say what became of it, nothing more.
-            logResync(result, logger: logger, checkCommand: settings.checkCommand)
-            return
-        }
-        let now = clock.now
-        if result.touchedReload { coalescer.reloaded(at: now) }
-        var retryIn: Duration?
-        if result.outcome == .failed {
-            let delay = backoff.next()
-            retryIn = delay
-            state = .backingOff(until: now + delay)
-            coalescer.event(at: now)   // the retry
-        } else {
-            backoff.reset()
-            state = .idle
-        }
-        logResync(result, logger: logger, retryIn: retryIn, checkCommand: settings.checkCommand)
-        if result.warnings != lastWarnings {
-            for warning in result.warnings { logger.warning("\(warning)") }
-            lastWarnings = result.warnings
-        }
-        let startedUp = !ready && result.outcome != .failed
-        report(result)
-        await writeMetrics(result)
-        // Going idle: the code and data pages start-up or this resync touched need not stay mapped (not in
-        // tests, which share one process).
-        if case .process = signalSource { ResidentMemory.release(startUp: startedUp) }
+    fileprivate func timing(_ settings: Settings) -> Scheduler<ContinuousClock.Instant>.Timing {
+        .init(settle: settings.settle, minReloadInterval: settings.minReloadInterval,
+              resyncInterval: settings.resyncInterval, watchdogInterval: notifier.watchdogInterval,
+              applyWatchdogLimit: settings.commandTimeout * 2 + .seconds(10), stopGrace: stopGrace)
     }
-
-    /// systemd: STATUS after every resync, READY once, after the first that did not fail.
-    private func report(_ result: ResyncResult) {
-        let line = ResyncLine(result, retryIn: nil, checkCommand: settings.checkCommand).message
-        var status = String(line.split(separator: "\n").first ?? "")
-        if status.count > 200 { status = String(status.prefix(199)) + "…" }
-        if !ready && result.outcome != .failed {
-            ready = true
-            notifier.ready(status: status)
-        } else {
-            notifier.status(status)
-        }
-    }
-
-    private func writeMetrics(_ result: ResyncResult) async {
-        guard var metrics else { return }
-        metrics.record(result, at: wallClockSeconds())
-        if let feed { metrics.watchReconnects = await feed.reconnects() }
-        self.metrics = metrics
-        do {
-            try metrics.write()
-            lastMetricsError = nil
-        } catch {
-            // Once per distinct error, not once per resync.
-            if lastMetricsError != error.message { logger.warning("\(error.message)") }
-            lastMetricsError = error.message
-        }
-    }
-
-    // MARK: signals
-
-    private func handle(signal number: Int32) async {
-        switch number {
-        case SIGHUP:
-            reloadSettings()
-        case SIGTERM, SIGINT:
-            state = .stopping
-            logger.notice("stopping on \(UnixSignals.name(number))")
-            notifier.stopping(status: "stopping on \(UnixSignals.name(number))")
-        default:
-            break
-        }
-    }
-
-    /// SIGHUP: the config file and the same flags again; an invalid config is logged and the old one kept.
-    private func reloadSettings() {
-        let new: Settings
-        do { new = try settings.reloaded() } catch {
-            logger.error("SIGHUP: config not reloaded, keeping the running settings: \(error)")
-            return
-        }
-        if !new.sameFeed(as: settings) {
-            let replacement: SnapshotFeed
-            do { replacement = try makeFeed(new) } catch {
-                logger.error("SIGHUP: config not reloaded, keeping the running settings: \(error)")
-                return
-            }
-            stopFeed()
-            snapshot = nil
-            startFeed(replacement)
-            logger.info("watching \(new.namespace) via \(replacement.description)")
-        }
-        if new.logFormat != settings.logFormat || new.logLevel != settings.logLevel {
-            logger.warning("SIGHUP: log_format and log_level take effect at the next start")
-        }
-        let lastReload = coalescer.lastReload
-        settings = new
-        resyncer = Resyncer(settings: new, logger: logger)
-        coalescer = Coalescer(settle: new.settle, minReloadInterval: new.minReloadInterval)
-        if let lastReload { coalescer.reloaded(at: lastReload) }
-        if new.metricsFile != metrics?.path { metrics = new.metricsFile.map(MetricsFile.init(path:)) }
-        let now = clock.now
-        nextFullResync = now + new.resyncInterval
-        backoff.reset()
-        state = .idle
-        coalescer.event(at: now)
-        logger.notice("SIGHUP: config reloaded\(new.configFile.map { " from \($0)" } ?? " (built-in defaults and flags)")")
-    }
-
-    /// Called from the signal task while the loop may be inside a resync: the apply in progress finishes,
-    /// unless it outlasts the grace; then `run` returns anyway, so that the daemon exits within 5 s. Nothing
-    /// live is half-done by that: a check changes nothing live, the swap is one rename, and a swap whose
-    /// reload did not happen is redone from the intent note at the next start.
-    private func stopRequested() {
-        guard case .applying = state else { return }
-        let grace = stopGrace
-        Task { [weak self] in
-            try? await Task.sleep(for: grace)
-            await self?.abandonApply()
-        }
-    }
-
-    private func abandonApply() {
-        guard case .applying = state else { return }
-        inflight?.cancel()
-        logger.warning("stopping: the apply in progress did not finish within \(ResyncLine.format(stopGrace)); exiting without waiting for it")
-        notifier.stopping(status: "stopping; an apply in progress was abandoned")
-        state = .stopping
-        stop()
-        exit?.yield(0)
-    }
-
-    private func startSignals(_ continuation: AsyncStream<Event>.Continuation) {
-        let forward: @Sendable (Int32) async -> Void = { [weak self] number in
-            if number == SIGTERM || number == SIGINT { await self?.stopRequested() }
-            continuation.yield(.signal(number))
-        }
-        switch signalSource {
-        case .process:
-            let signals = UnixSignals([SIGHUP, SIGTERM, SIGINT])
-            signalTask = Task { for await number in signals { await forward(number) } }
-        case .scripted(let stream):
-            signalTask = Task { for await number in stream { await forward(number) } }
-        }
-    }
-
-    // MARK: plumbing
 
     private func recover() async {
         let applier = Applier(options: ApplyOptions(settings: settings), logger: logger)
@@ -359,63 +105,269 @@ public actor Daemon {
         }
     }
 
-    private func startFeed(_ feed: SnapshotFeed) {
-        self.feed = feed
-        let continuation = events
-        feedTasks = [
-            Task { await feed.run() },
-            Task { for await snapshot in feed.snapshots { continuation?.yield(.snapshot(snapshot)) } },
-        ]
+    /// Pings the watchdog while `operation` runs, but no longer than the check and reload commands may take.
+    private func withWatchdogKeepalive(_ operation: () async -> Void) async {
+        guard let interval = notifier.watchdogInterval else { return await operation() }
+        let notifier = self.notifier
+        let until = ContinuousClock.now + settings.commandTimeout * 2 + .seconds(10)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while ContinuousClock.now < until {
+                    do { try await Task.sleep(for: interval) } catch { return }
+                    notifier.watchdog()
+                }
+            }
+            await operation()
+            group.cancelAll()
+        }
+    }
+}
+
+/// The shell's state between events: the settings in force, the watch, the armed timers, what goes to
+/// systemd and the metrics file. Lives inside `Daemon.run`'s task group.
+private struct DaemonLoop {
+    enum Input: Sendable {
+        /// `source`: which watch sent it (one replaced by SIGHUP may still deliver a last one).
+        case snapshot(ServiceSnapshot, source: Int)
+        case signal(Int32)
+        case timer(ContinuousClock.Instant)
+        case applied(ResyncResult)
     }
 
-    private func stopFeed() {
-        for task in feedTasks { task.cancel() }
-        feedTasks = []
-        feed = nil
+    let logger: Logger
+    let dryRun: Bool
+    let notifier: SystemdNotifier
+    let makeSource: @Sendable (Settings) throws(K8sError) -> any ServiceSource
+    let releasesMemory: Bool
+    let daemon: Daemon
+    let input: AsyncStream<Input>.Continuation
+    var settings: Settings
+    var resyncer: Resyncer
+    var scheduler: Scheduler<ContinuousClock.Instant>
+    var metrics: MetricsFile?
+    var watch: (any ServiceWatch)?
+    var watchGeneration = 0
+    var stopWatch: AsyncStream<Void>.Continuation?
+    var armed: Set<ContinuousClock.Instant> = []
+    var lastResult: ResyncResult?
+    var lastWarnings: [String] = []
+    var lastMetricsError: String?
+
+    init(daemon: Daemon, input: AsyncStream<Input>.Continuation, timing: Scheduler<ContinuousClock.Instant>.Timing) {
+        self.daemon = daemon
+        self.input = input
+        settings = daemon.settings
+        logger = daemon.logger
+        dryRun = daemon.dryRun
+        notifier = daemon.notifier
+        makeSource = daemon.makeSource
+        releasesMemory = daemon.releasesMemory
+        resyncer = Resyncer(settings: settings, logger: logger)
+        metrics = settings.metricsFile.map(MetricsFile.init(path:))
+        scheduler = Scheduler(timing: timing, now: .now)
     }
 
-    private func stop() {
-        stopFeed()
-        timer?.cancel()
-        signalTask?.cancel()
-        events?.finish()
+    mutating func run(_ inputs: AsyncStream<Input>, in group: inout TaskGroup<Void>) async -> Int32 {
+        arm(in: &group)
+        for await next in inputs {
+            let event: Scheduler<ContinuousClock.Instant>.Event
+            switch next {
+            case .snapshot(let snapshot, let source):
+                guard source == watchGeneration else { continue }
+                event = .snapshot(snapshot)
+            case .timer(let instant):
+                armed.remove(instant)
+                event = .timer
+            case .applied(let result):
+                lastResult = result
+                event = .applyFinished(failed: result.outcome == .failed, touchedReload: result.touchedReload,
+                                       jitter: Double.random(in: 0..<1))
+            case .signal(let number) where number == SIGHUP:
+                guard let newSource = reloadSettings(in: &group) else { continue }
+                event = .settingsChanged(daemon.timing(settings), newSource: newSource)
+            case .signal(let number) where number == SIGTERM || number == SIGINT:
+                event = .stop(signal: UnixSignals.name(number))
+            case .signal:
+                continue
+            }
+            for action in scheduler.handle(event, at: .now) {
+                if let code = await perform(action, in: &group) { return code }
+            }
+            arm(in: &group)
+        }
+        return 0
     }
 
-    /// One sleeping task for the earliest deadline; re-armed only when that deadline changes.
-    private func armTimer() {
-        let deadlines = [resyncAt, nextFullResync, nextWatchdog].compactMap { $0 }
-        guard let deadline = deadlines.min() else { return }
-        if deadline == timerDeadline, timer != nil { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        let continuation = events
-        timer = Task { [weak self] in
-            do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return }
-            await self?.timerFired(deadline)
-            continuation?.yield(.tick)
+    /// Carries out one action; an exit code ends the loop.
+    private mutating func perform(_ action: Scheduler<ContinuousClock.Instant>.Action,
+                                  in group: inout TaskGroup<Void>) async -> Int32? {
+        switch action {
+        case .apply(let snapshot):
+            let resyncer = self.resyncer, dryRun = self.dryRun, input = self.input
+            group.addTask {
+                let result = await awaitUnlessCancelled { await resyncer.resync(snapshot: snapshot, dryRun: dryRun) }
+                if let result { input.yield(.applied(result)) }
+            }
+        case .relist:
+            await watch?.relist()
+            logger.debug("resync_interval: relist and resync")
+        case .pingWatchdog:
+            notifier.watchdog()
+        case .report(let retryIn, let ready):
+            if let lastResult { await report(lastResult, retryIn: retryIn, ready: ready) }
+        case .announceStop(let signal):
+            logger.notice("stopping on \(signal)")
+            notifier.stopping(status: "stopping on \(signal)")
+        case .abandonApply(let grace):
+            logger.warning("stopping: the apply in progress did not finish within \(ResyncLine.format(grace)); exiting without waiting for it")
+            notifier.stopping(status: "stopping; an apply in progress was abandoned")
+        case .exit(let code):
+            stopWatch?.finish()
+            return code
+        }
+        return nil
+    }
+
+    /// The journal line, the warnings when they changed, READY (once) or STATUS, the metrics file.
+    private mutating func report(_ result: ResyncResult, retryIn: Duration?, ready: Bool) async {
+        logResync(result, logger: logger, retryIn: retryIn, checkCommand: settings.checkCommand)
+        if result.warnings != lastWarnings {
+            for warning in result.warnings { logger.warning("\(warning)") }
+            lastWarnings = result.warnings
+        }
+        let line = ResyncLine(result, retryIn: nil, checkCommand: settings.checkCommand).message
+        var status = String(line.split(separator: "\n").first ?? "")
+        if status.count > 200 { status = String(status.prefix(199)) + "…" }
+        if ready { notifier.ready(status: status) } else { notifier.status(status) }
+        await writeMetrics(result)
+        // Going idle: the code and data pages start-up or this resync touched need not stay mapped (not in
+        // tests, which share one process).
+        if releasesMemory { ResidentMemory.release(startUp: ready) }
+    }
+
+    private mutating func writeMetrics(_ result: ResyncResult) async {
+        guard var metrics else { return }
+        metrics.record(result, at: wallClockSeconds())
+        if let watch { metrics.watchReconnects = await watch.reconnects() }
+        self.metrics = metrics
+        do {
+            try metrics.write()
+            lastMetricsError = nil
+        } catch {
+            // Once per distinct error, not once per resync.
+            if lastMetricsError != error.message { logger.warning("\(error.message)") }
+            lastMetricsError = error.message
         }
     }
 
-    private func timerFired(_ deadline: ContinuousClock.Instant) {
-        if timerDeadline == deadline { timer = nil; timerDeadline = nil }
+    /// SIGHUP: the config file and the same flags again; an invalid config is logged and the old one kept.
+    /// Returns whether the Services now come from a new watch; nil when nothing was reloaded.
+    private mutating func reloadSettings(in group: inout TaskGroup<Void>) -> Bool? {
+        let new: Settings
+        do { new = try settings.reloaded() } catch {
+            logger.error("SIGHUP: config not reloaded, keeping the running settings: \(error)")
+            return nil
+        }
+        let newSource = !new.sameSource(as: settings)
+        if newSource {
+            let replacement: any ServiceSource
+            do { replacement = try makeSource(new) } catch {
+                logger.error("SIGHUP: config not reloaded, keeping the running settings: \(error)")
+                return nil
+            }
+            stopWatch?.finish()
+            start(replacement, in: &group)
+            logger.info("watching \(new.namespace) via \(replacement.name)")
+        }
+        if new.logFormat != settings.logFormat || new.logLevel != settings.logLevel {
+            logger.warning("SIGHUP: log_format and log_level take effect at the next start")
+        }
+        settings = new
+        resyncer = Resyncer(settings: new, logger: logger)
+        if new.metricsFile != metrics?.path { metrics = new.metricsFile.map(MetricsFile.init(path:)) }
+        logger.notice("SIGHUP: config reloaded\(new.configFile.map { " from \($0)" } ?? " (built-in defaults and flags)")")
+        return newSource
     }
 
-    /// While a resync runs the loop cannot ping; this does, but no longer than the check and reload commands
-    /// may take, so that a truly hung apply still stops the pings and systemd's watchdog acts.
-    private func startKeepalive() -> Task<Void, Never>? {
-        guard let interval = notifier.watchdogInterval else { return nil }
-        let notifier = self.notifier
-        let until = clock.now + settings.commandTimeout * 2 + .seconds(10)
-        return Task {
-            while ContinuousClock.now < until {
-                do { try await Task.sleep(for: interval) } catch { return }
-                notifier.watchdog()
+    /// The source's watch as one child of the group: it runs until `stopWatch` is finished or the group is
+    /// cancelled.
+    mutating func start(_ source: any ServiceSource, in group: inout TaskGroup<Void>) {
+        let watch = source.watch(logger: logger)
+        self.watch = watch
+        watchGeneration += 1
+        let generation = watchGeneration, input = self.input
+        let (stop, stopper) = AsyncStream<Void>.makeStream()
+        stopWatch = stopper
+        group.addTask {
+            await withTaskGroup(of: Void.self) { children in
+                children.addTask { await watch.run() }
+                children.addTask {
+                    for await snapshot in watch.snapshots { input.yield(.snapshot(snapshot, source: generation)) }
+                }
+                for await _ in stop {}
+                children.cancelAll()
             }
         }
     }
 
+    /// A timer child for the scheduler's next wake-up, unless one already fires at or before it (a timer that
+    /// fires early is harmless: the scheduler does what is due and names the next instant).
+    private mutating func arm(in group: inout TaskGroup<Void>) {
+        guard let wake = scheduler.nextWake else { return }
+        if let earliest = armed.min(), earliest <= wake { return }
+        armed.insert(wake)
+        let input = self.input
+        group.addTask {
+            do { try await Task.sleep(until: wake, clock: .continuous) } catch { return }
+            input.yield(.timer(wake))
+        }
+    }
+
     private func wallClockSeconds() -> Double {
-        let now = realtimeNow()
+        let now = Posix.realtimeNow()
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// Awaits `operation`, but returns nil as soon as the calling task is cancelled: an apply stuck in a command
+/// cannot be interrupted, and a stop must not wait for it past the grace. The operation's task is cancelled
+/// then and left to finish on its own (its command is killed by its timeout, or with the process). The one
+/// task that may outlive the group, and only after the group has ended.
+func awaitUnlessCancelled<T: Sendable>(_ operation: @escaping @Sendable () async -> T) async -> T? {
+    let outcome = FirstResult<T>()
+    let task = Task { outcome.resume(with: await operation()) }
+    return await withTaskCancellationHandler {
+        await withCheckedContinuation { continuation in outcome.wait(continuation) }
+    } onCancel: {
+        task.cancel()
+        outcome.resume(with: nil)
+    }
+}
+
+/// The first of several results wins; the continuation is resumed exactly once.
+private final class FirstResult<T: Sendable>: Sendable {
+    private struct State {
+        var result: T??
+        var continuation: CheckedContinuation<T?, Never>?
+    }
+    private let state = Mutex(State())
+
+    func wait(_ continuation: CheckedContinuation<T?, Never>) {
+        let ready: T?? = state.withLock { state in
+            if let result = state.result { return result }
+            state.continuation = continuation
+            return nil
+        }
+        if let ready { continuation.resume(returning: ready) }
+    }
+
+    func resume(with value: T?) {
+        let waiting: CheckedContinuation<T?, Never>? = state.withLock { state in
+            guard state.result == nil else { return nil }
+            state.result = .some(value)
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        waiting?.resume(returning: value)
     }
 }

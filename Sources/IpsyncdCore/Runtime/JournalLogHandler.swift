@@ -1,10 +1,7 @@
 import Logging
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Posix
 
 /// swift-log handler speaking journald's native protocol (systemd.io/JOURNAL_NATIVE_PROTOCOL): one datagram per
 /// entry to `/run/systemd/journal/socket`, with PRIORITY, SYSLOG_IDENTIFIER and each metadata key as an upper-cased
@@ -59,12 +56,7 @@ struct JournalLogHandler: LogHandler {
         let fd = memfdCreate("ipsyncd-journal", 0x0001 | 0x0002)  // MFD_CLOEXEC | MFD_ALLOW_SEALING
         guard fd >= 0 else { return errno }
         defer { close(fd) }
-        var offset = 0
-        while offset < entry.count {
-            let written = entry.withUnsafeBytes { write(fd, $0.baseAddress! + offset, entry.count - offset) }
-            if written < 0 { if errno == EINTR { continue }; return errno }
-            offset += written
-        }
+        if case let code = Posix.writeAll(fd, entry), code != 0 { return code }
         // F_ADD_SEALS with F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE: journald maps only sealed memfds.
         _ = fcntl(fd, 1033, Int32(0x1 | 0x2 | 0x4 | 0x8))
         return socket.send(passing: fd)

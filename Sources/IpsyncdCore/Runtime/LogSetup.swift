@@ -1,10 +1,6 @@
 import Logging
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// `log_format` (DESIGN §4): `auto` is `journal` under systemd (stderr is the journal stream), else `text`.
 public enum LogFormat: String, Sendable, CaseIterable {

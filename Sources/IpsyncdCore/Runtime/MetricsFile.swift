@@ -1,16 +1,10 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Posix
 
 /// The counters and gauges of one daemon's life, rendered in the Prometheus text format for node_exporter's
 /// textfile collector, and written atomically (temp file in the same directory, fsync, rename) after each resync.
 /// Modelled on ingress-nginx's `nginx_ingress_controller_config_last_reload_*` metrics.
 public struct MetricsFile: Sendable {
-    public enum ResyncKind: String, Sendable, CaseIterable {
-        case applied, inSync = "in_sync", kept, failed, dryRun = "dry_run"
-    }
     public struct RouteState: Sendable, Equatable {
         public var location: String
         public var service: String
@@ -21,7 +15,7 @@ public struct MetricsFile: Sendable {
     }
 
     public let path: String
-    public private(set) var resyncs: [ResyncKind: Int] = [:]
+    public private(set) var resyncs: [ResyncOutcome: Int] = [:]
     public private(set) var reloadsOK = 0
     public private(set) var reloadsFailed = 0
     public private(set) var lastSuccess: Double?
@@ -33,7 +27,7 @@ public struct MetricsFile: Sendable {
     public init(path: String) { self.path = path }
 
     /// One resync's result; `at` is the wall-clock time in seconds since the epoch.
-    public mutating func record(_ kind: ResyncKind, at time: Double, check: Duration?, reload: Duration?,
+    public mutating func record(_ kind: ResyncOutcome, at time: Double, check: Duration?, reload: Duration?,
                                 reloadOK: Bool?) {
         resyncs[kind, default: 0] += 1
         if kind != .failed { lastSuccess = time }
@@ -53,7 +47,7 @@ public struct MetricsFile: Sendable {
             for (labels, value) in samples { out += name + labels + " " + value + "\n" }
         }
         metric("ipsyncd_resyncs_total", "counter", "Resyncs by result.",
-               ResyncKind.allCases.map { ("{result=\"\($0.rawValue)\"}", String(resyncs[$0] ?? 0)) })
+               ResyncOutcome.allCases.map { ("{result=\"\($0.rawValue)\"}", String(resyncs[$0] ?? 0)) })
         metric("ipsyncd_reloads_total", "counter", "nginx reloads by result.",
                [("{result=\"ok\"}", String(reloadsOK)), ("{result=\"failed\"}", String(reloadsFailed))])
         metric("ipsyncd_last_success_timestamp_seconds", "gauge",
@@ -72,36 +66,12 @@ public struct MetricsFile: Sendable {
         return out
     }
 
-    /// Temp file beside the target, fsync, rename: the collector never reads a half-written file.
+    /// Atomic replace: the collector never reads a half-written file.
     public func write() throws(RuntimeError) {
-        let bytes = Array(render().utf8)
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        var template = Array("\(directory.isEmpty ? "/" : directory)/.\(base).XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw failure("cannot create a temporary file in \(directory)") }
-        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var ok = fchmod(fd, 0o644) == 0
-        var offset = 0
-        while ok && offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            ok = written > 0
-            offset += max(written, 0)
+        do { try Posix.replace(path, with: Array(render().utf8), mode: 0o644) } catch {
+            throw RuntimeError(code: .metricsWrite,
+                               message: "metrics_file: cannot write \(path) (\(error)) (check that the directory exists and is writable)")
         }
-        ok = ok && fsync(fd) == 0
-        let code = errno
-        close(fd)
-        guard ok, rename(temporary, path) == 0 else {
-            let renameCode = errno
-            unlink(temporary)
-            throw failure("cannot write \(path)", code: ok ? renameCode : code)
-        }
-    }
-
-    private func failure(_ what: String, code: Int32 = errno) -> RuntimeError {
-        RuntimeError(code: .metricsWrite,
-                     message: "metrics_file: \(what): \(errnoText(code)) (check that the directory exists and is writable)")
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -1,4 +1,5 @@
 import Glibc
+import Posix
 
 /// Keeps the idle daemon small. Most of what the static binary keeps resident is file pages, not heap: its
 /// own code (argument parsing, config, kubeconfig and YAML loading, relocations: about 14 of 17 MiB) and the
@@ -57,7 +58,8 @@ enum ResidentMemory {
     /// - always: `MADV_DONTNEED` on the mappings that hold only the file's pages, which unmaps them, shared
     ///   ones too; they stay in the page cache, so touching them again is a minor fault, not a read.
     static func release(startUp: Bool) {
-        guard let smaps = try? FileAccess.readText("/proc/self/smaps") else { return }
+        guard let bytes = try? Posix.read("/proc/self/smaps") else { return }
+        let smaps = String(decoding: bytes, as: UTF8.self)
         for mapping in fileMappings(smaps) {
             let start = UnsafeMutableRawPointer(bitPattern: mapping.start), length = Int(mapping.end - mapping.start)
             if startUp {

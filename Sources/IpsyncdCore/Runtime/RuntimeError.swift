@@ -16,11 +16,6 @@ public struct RuntimeError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String { message }
 }
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
-/// `strerror` for an errno value, for messages.
-func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
+

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The sd_notify protocol spoken directly: one datagram of `KEY=value` lines to `$NOTIFY_SOCKET` (a path, or
 /// `@name` in the abstract namespace). Outside systemd (no NOTIFY_SOCKET) every call does nothing.

@@ -1,23 +1,13 @@
 import Logging
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Posix
 
 /// Where text and JSON lines go: stderr by default, anything in tests. One call per whole line.
 struct LineOutput: Sendable {
     let write: @Sendable ([UInt8]) -> Void
 
-    static let standardError = LineOutput { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress! + offset, bytes.count - offset) }
-            if written < 0 { if errno == EINTR { continue }; return }
-            offset += written
-        }
-    }
+    static let standardError = LineOutput { bytes in Posix.writeAll(2, bytes) }
 }
 
 /// `LEVEL message key=value` for a terminal, with a UTC timestamp in front unless systemd's stream already stamps
@@ -32,7 +22,7 @@ struct TextLogHandler: LogHandler {
     let clock: @Sendable () -> timespec
 
     init(level: Logger.Level, underJournalStream: Bool, output: LineOutput = .standardError,
-         clock: @escaping @Sendable () -> timespec = realtimeNow) {
+         clock: @escaping @Sendable () -> timespec = Posix.realtimeNow) {
         self.logLevel = level
         self.underJournalStream = underJournalStream
         self.output = output
@@ -77,7 +67,7 @@ struct JSONLogHandler: LogHandler {
     let clock: @Sendable () -> timespec
 
     init(level: Logger.Level, output: LineOutput = .standardError,
-         clock: @escaping @Sendable () -> timespec = realtimeNow) {
+         clock: @escaping @Sendable () -> timespec = Posix.realtimeNow) {
         self.logLevel = level
         self.output = output
         self.clock = clock
@@ -130,12 +120,6 @@ func escaped(_ value: String) -> String {
         }
     }
     return out
-}
-
-@Sendable func realtimeNow() -> timespec {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return now
 }
 
 /// `2026-11-27T08:17:34.123Z`

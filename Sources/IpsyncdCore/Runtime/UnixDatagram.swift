@@ -1,8 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Posix
 
 /// Sends datagrams to a unix socket path; `@name` is Linux's abstract namespace (sd_notify's convention).
 /// Used by the journal handler and the systemd notifier, which both speak their protocols directly.
@@ -18,7 +15,7 @@ final class UnixDatagramSocket: Sendable {
         }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
-            throw RuntimeError(code: .socket, message: "cannot create a unix datagram socket: \(errnoText(errno))")
+            throw RuntimeError(code: .socket, message: "cannot create a unix datagram socket: \(Posix.lastError())")
         }
         self.path = path
         self.fd = fd

@@ -1,10 +1,6 @@
 import Dispatch
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Signals as an `AsyncSequence`, on `DispatchSource` signal sources. The signals' default actions are turned off
 /// first (SIG_IGN), so that SIGTERM or SIGHUP never kill the process before the loop has seen them.

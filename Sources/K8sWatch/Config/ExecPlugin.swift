@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Posix
 
 /// A client-go exec credential plugin (`client.authentication.k8s.io/v1` and `v1beta1`): runs the
 /// command, parses its ExecCredential, and caches it until `expirationTimestamp` (or until a 401).
@@ -46,11 +47,11 @@ final class ExecPlugin: Sendable {
             #"{"apiVersion":"\#(apiVersion)","kind":"ExecCredential","spec":{"interactive":false}}"#
         self.environment = childEnvironment
         if command.contains("/") {
-            executable = FileAccess.resolve(command, against: file)
+            executable = ConfigText.resolve(command, against: file)
         } else {
             let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
             let candidates = path.split(separator: ":").map { "\($0)/\(command)" }
-            guard let found = candidates.first(where: { FileAccess.isExecutable($0) }) else {
+            guard let found = candidates.first(where: { Posix.isExecutable($0) }) else {
                 throw K8sError(code: .execPlugin, message: "exec command \"\(command)\" of \(origin) is not in PATH (\(path))")
             }
             executable = found
@@ -79,7 +80,7 @@ final class ExecPlugin: Sendable {
             throw K8sError(code: .execPlugin, message: "exec command \(executable) of \(origin) could not be started: \(error)")
         }
         guard output.status == 0 else {
-            let detail = FileAccess.trimmedText(Array(output.stderr.suffix(500)))
+            let detail = ConfigText.trimmedText(Array(output.stderr.suffix(500)))
             throw K8sError(code: .execPlugin, message: """
                 exec command \(executable) of \(origin) failed with status \(output.status)\(detail.isEmpty ? "" : ": \(detail)")
                 """)

@@ -1,3 +1,4 @@
+import Posix
 /// Credentials of the pod's service account (client-go's InClusterConfig plus clientcmd's namespace rule).
 enum InCluster {
     static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -11,15 +12,15 @@ enum InCluster {
         let port = environment["KUBERNETES_SERVICE_PORT"] ?? ""
         let server = "https://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let token = directory + "/token", ca = directory + "/ca.crt"
-        for (what, path) in [("token", token), ("CA certificate", ca)] where !FileAccess.isReadable(path) {
+        for (what, path) in [("token", token), ("CA certificate", ca)] where !Posix.isReadable(path) {
             throw K8sError(code: .inCluster, message: """
                 in-cluster (KUBERNETES_SERVICE_HOST is set) but the service-account \(what) \(path) cannot be read: \
-                \(FileAccess.lastError()); mount the service account token or pass --kubeconfig
+                \(Posix.lastError()); mount the service account token or pass --kubeconfig
                 """)
         }
         var namespace = environment["POD_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
-        if namespace == nil, case .success(let bytes) = FileAccess.read(directory + "/namespace") {
-            let text = FileAccess.trimmedText(bytes)
+        if namespace == nil, let bytes = try? Posix.read(directory + "/namespace", limit: 1 << 20) {
+            let text = ConfigText.trimmedText(bytes)
             namespace = text.isEmpty ? nil : text
         }
         var credentials = ClusterCredentials(server: server, namespace: namespace ?? "default",

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Yams
+import Posix
 
 /// Finds and reads the kubeconfig (or the in-cluster service account) and resolves one context
 /// into `ClusterCredentials`. Every error names the file and the key that is wrong.
@@ -16,14 +17,14 @@ public enum KubeConfigLoader {
     static func load(path: String?, context: String?, environment: [String: String],
                      serviceAccountDirectory: String, wellKnownPaths: [String]?) throws(K8sError) -> ClusterCredentials {
         if let path, !path.isEmpty {
-            guard FileAccess.exists(path) else {
+            guard Posix.exists(path) else {
                 throw K8sError(code: .kubeconfigNotFound, message: "kubeconfig \(path) does not exist; check --kubeconfig")
             }
             return try resolve(files: [path], context: context, environment: environment)
         }
         if let list = environment["KUBECONFIG"], !list.isEmpty {
             let files = list.split(separator: ":").map(String.init)
-            let existing = files.filter(FileAccess.exists)
+            let existing = files.filter(Posix.exists)
             guard !existing.isEmpty else {
                 throw K8sError(code: .kubeconfigNotFound,
                                message: "none of the files in KUBECONFIG exist: \(files.joined(separator: ", "))")
@@ -35,7 +36,7 @@ public enum KubeConfigLoader {
         }
         var candidates = wellKnownPaths ?? distributionPaths
         if wellKnownPaths == nil, let home = environment["HOME"], !home.isEmpty { candidates.append(home + "/.kube/config") }
-        if let found = candidates.first(where: FileAccess.exists) {
+        if let found = candidates.first(where: Posix.exists) {
             return try resolve(files: [found], context: context, environment: environment)
         }
         throw K8sError(code: .kubeconfigNotFound, message: """
@@ -53,10 +54,8 @@ public enum KubeConfigLoader {
 
     static func parse(file: String) throws(K8sError) -> KubeConfigFile {
         let bytes: [UInt8]
-        switch FileAccess.read(file) {
-        case .success(let read): bytes = read
-        case .failure(let failure):
-            throw K8sError(code: .kubeconfigNotFound, message: "cannot read kubeconfig \(file): \(failure.reason)")
+        do { bytes = try Posix.read(file, limit: 16 << 20) } catch {
+            throw K8sError(code: .kubeconfigNotFound, message: "cannot read kubeconfig \(file): \(error.reason)")
         }
         let text = String(decoding: bytes, as: UTF8.self)
         if text.allSatisfy(\.isWhitespace) { return KubeConfigFile() }

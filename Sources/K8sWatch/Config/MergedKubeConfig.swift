@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Posix
 
 /// Kubeconfig files merged as kubectl merges $KUBECONFIG: the first file to define a name wins, and
 /// current-context comes from the first file that sets it. Each entry remembers its file, against
@@ -111,10 +112,10 @@ struct MergedKubeConfig {
         }
         if let token = value.token, !token.isEmpty { credentials.token = token }
         if let tokenFile = value.tokenFile, !tokenFile.isEmpty {
-            let path = FileAccess.resolve(tokenFile, against: user.file)
-            guard FileAccess.isReadable(path) else {
+            let path = ConfigText.resolve(tokenFile, against: user.file)
+            guard Posix.isReadable(path) else {
                 throw K8sError(code: .credentialFile,
-                               message: "tokenFile \(path) of \(origin) cannot be read: \(FileAccess.lastError())")
+                               message: "tokenFile \(path) of \(origin) cannot be read: \(Posix.lastError())")
             }
             credentials.tokenFile = path
         }
@@ -134,9 +135,9 @@ struct MergedKubeConfig {
             return .data(Array(decoded))
         }
         if let file, !file.isEmpty {
-            let path = FileAccess.resolve(file, against: configFile)
-            guard FileAccess.isReadable(path) else {
-                throw K8sError(code: .credentialFile, message: "\(fileKey) \(path) of \(origin) cannot be read: \(FileAccess.lastError())")
+            let path = ConfigText.resolve(file, against: configFile)
+            guard Posix.isReadable(path) else {
+                throw K8sError(code: .credentialFile, message: "\(fileKey) \(path) of \(origin) cannot be read: \(Posix.lastError())")
             }
             return .file(path)
         }

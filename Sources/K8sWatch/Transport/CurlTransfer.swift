@@ -160,7 +160,7 @@ final class CurlTransfer: @unchecked Sendable {
     private static func value(of name: String, in line: UnsafeRawBufferPointer) -> String? {
         let text = String(decoding: line, as: UTF8.self)
         guard let colon = text.firstIndex(of: ":"), text[..<colon].lowercased() == name else { return nil }
-        return FileAccess.trimmed(text[text.index(after: colon)...])
+        return ConfigText.trimmed(text[text.index(after: colon)...])
     }
 }
 

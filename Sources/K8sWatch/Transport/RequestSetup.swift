@@ -1,4 +1,5 @@
 import CCurl
+import Posix
 
 /// Applies credentials and per-request options to a transfer. Runs on the transfer's own thread,
 /// because reading a token file or running an exec plugin blocks.
@@ -75,17 +76,16 @@ struct RequestSetup {
             if let token = credential.token { return token }
         }
         if let path = credentials.tokenFile {
-            switch FileAccess.read(path, limit: 1 << 20) {
-            case .success(let bytes):
-                let token = FileAccess.trimmedText(bytes)
-                guard !token.isEmpty else {
-                    throw K8sError(code: .credentialFile, message: "token file \(path) (\(credentials.source)) is empty")
-                }
-                return token
-            case .failure(let failure):
+            let bytes: [UInt8]
+            do { bytes = try Posix.read(path, limit: 1 << 20) } catch {
                 throw K8sError(code: .credentialFile,
-                               message: "token file \(path) (\(credentials.source)) cannot be read: \(failure.reason)")
+                               message: "token file \(path) (\(credentials.source)) cannot be read: \(error.reason)")
             }
+            let token = ConfigText.trimmedText(bytes)
+            guard !token.isEmpty else {
+                throw K8sError(code: .credentialFile, message: "token file \(path) (\(credentials.source)) is empty")
+            }
+            return token
         }
         return credentials.token
     }

@@ -81,7 +81,7 @@ struct ResponseError {
     /// The start of a non-JSON body (a proxy's or the flow-control filter's plain text), one line.
     private static func plainText(_ body: [UInt8]) -> String {
         let text = String(decoding: body.prefix(300), as: UTF8.self)
-        return FileAccess.trimmed(text.split(whereSeparator: \.isNewline).joined(separator: " "))
+        return ConfigText.trimmed(text.split(whereSeparator: \.isNewline).joined(separator: " "))
     }
 
     /// curl reports a reset or EOF during the handshake as an SSL connect error, yet no certificate was

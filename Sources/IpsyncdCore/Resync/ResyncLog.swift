@@ -11,14 +11,7 @@ public func logResync(_ result: ResyncResult, logger: Logger, retryIn: Duration?
 
 extension ResyncLine {
     init(_ result: ResyncResult, retryIn: Duration?, checkCommand: String) {
-        let outcome: Outcome = switch result.outcome {
-        case .applied: .applied
-        case .inSync: .inSync
-        case .kept: .kept
-        case .dryRun: .dryRun
-        case .failed: .failed
-        }
-        self.init(outcome: outcome)
+        self.init(outcome: result.outcome)
         changes = result.changes.map { Change(route: $0.location, service: $0.service, old: $0.old, new: $0.new) }
         kept = result.kept.map { Kept(route: $0.location, service: $0.service, reason: $0.reason ?? "no usable address") }
         errors = (result.plan?.errors ?? []).filter { $0 != result.failure }

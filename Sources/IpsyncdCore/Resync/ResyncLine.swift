@@ -3,9 +3,6 @@ import Logging
 /// What one resync line says (DESIGN §8), independent of how the resync was done: the daemon and the one-shot
 /// `sync` fill it from a `ResyncResult`, tests fill it by hand.
 struct ResyncLine: Sendable, Equatable {
-    enum Outcome: String, Sendable {
-        case applied, inSync = "in_sync", kept, failed, dryRun = "dry_run"
-    }
     struct Change: Sendable, Equatable {
         var route: String, service: String, old: String, new: String
     }
@@ -17,7 +14,7 @@ struct ResyncLine: Sendable, Equatable {
         var duration: Duration
     }
 
-    var outcome: Outcome
+    var outcome: ResyncOutcome
     var changes: [Change] = []
     var kept: [Kept] = []
     /// Routes that could not be synced (location missing, …); the others still were.
@@ -104,5 +101,26 @@ struct ResyncLine: Sendable, Equatable {
         if ms < 1000 { return "\(ms)ms" }
         let tenths = (ms + 50) / 100
         return tenths % 10 == 0 ? "\(tenths / 10)s" : "\(tenths / 10).\(tenths % 10)s"
+    }
+}
+
+extension ResyncResult {
+    /// The same result in `sync`'s words on stderr (the journal's words are `ResyncLine.message`).
+    /// One line: "applied: /api/ api-gateway 10.43.0.12:9000 → 10.43.7.3:9000", "in sync, nothing written", …
+    public var summary: String {
+        let changed = changes.map { "\($0.location) \($0.service) \($0.old) → \($0.new)" }.joined(separator: ", ")
+        let keptText = kept.map { "kept \($0.location) (\($0.reason ?? ""))" }.joined(separator: ", ")
+        var text: String
+        switch outcome {
+        case .applied: text = "applied: " + (changed.isEmpty ? "the file (no route address changed)" : changed)
+        case .inSync: text = reloadedPending ? "in sync, nothing written; reloaded nginx for an earlier change" : "in sync, nothing written"
+        case .kept: text = "nothing written: " + keptText
+        case .dryRun: text = "dry run, would change: " + (changed.isEmpty ? "the file" : changed)
+        case .failed: text = "failed: " + (failure ?? "unknown error")
+        }
+        if outcome != .kept && !keptText.isEmpty { text += "; " + keptText }
+        let routeErrors = (plan?.errors ?? []).filter { $0 != failure }
+        if !routeErrors.isEmpty { text += "; errors: " + routeErrors.joined(separator: "; ") }
+        return text
     }
 }

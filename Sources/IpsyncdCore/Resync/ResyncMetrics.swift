@@ -2,17 +2,10 @@ extension MetricsFile {
     /// One resync's result: its kind, the check and reload durations, whether a reload ran and worked,
     /// and each route's in-sync state after it.
     public mutating func record(_ result: ResyncResult, at time: Double) {
-        let kind: ResyncKind = switch result.outcome {
-        case .applied: .applied
-        case .inSync: .inSync
-        case .kept: .kept
-        case .dryRun: .dryRun
-        case .failed: .failed
-        }
         var reloadOK: Bool?
         if result.report != nil || result.reloadedPending { reloadOK = true }
         if result.touchedReload && result.applyError != nil { reloadOK = false }
-        record(kind, at: time, check: result.report?.checkDuration, reload: result.report?.reloadDuration,
+        record(result.outcome, at: time, check: result.report?.checkDuration, reload: result.report?.reloadDuration,
                reloadOK: reloadOK)
         routes = result.routes.map {
             RouteState(location: $0.location, service: $0.service,

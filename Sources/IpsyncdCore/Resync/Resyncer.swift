@@ -1,5 +1,6 @@
 public import K8sWatch
 public import Logging
+import Posix
 
 /// One resync (DESIGN §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.
 public struct Resyncer: Sendable {
@@ -90,85 +91,19 @@ public struct Resyncer: Sendable {
     static func readAndPlan(snapshot: ServiceSnapshot, routes: [Route], sitePath: String,
                             templatePath: String?) -> Result<Plan, Problem> {
         let site: [UInt8]
-        do { site = try FileAccess.readBytes(sitePath) } catch {
-            return .failure(Problem(error.exists
+        do { site = try Posix.read(sitePath) } catch {
+            return .failure(Problem(error.pathExists
                 ? "cannot read the site file \(sitePath) (\(error.reason)); check its permissions"
                 : "the site file \(sitePath) does not exist (\(error.reason)); create it (template mode: ipsyncd render --output \(sitePath)) or set `site`"))
         }
         var template: [UInt8]?
         if let templatePath {
-            do { template = try FileAccess.readBytes(templatePath) } catch {
+            do { template = try Posix.read(templatePath) } catch {
                 return .failure(Problem("cannot read the template \(templatePath) (\(error.reason)); check the `template` setting"))
             }
         }
         return .success(Reconciler.plan(snapshot: snapshot, routes: routes, site: site, sitePath: sitePath,
                                         template: template, templatePath: templatePath ?? "template"))
-    }
-}
-
-/// What one resync did, for the journal line (`logResync`), metrics, and `ipsyncd sync`'s exit code.
-public struct ResyncResult: Sendable {
-    public enum Outcome: String, Sendable {
-        /// The new file passed the check, was swapped in, and nginx reloaded.
-        case applied
-        /// The file already points at every live address: nothing written, nothing run.
-        case inSync = "in_sync"
-        /// Nothing to write, and at least one route kept its address (its Service has none usable).
-        case kept
-        /// `--dry-run` with changes pending (`plan.diff`); nothing written, nothing run.
-        case dryRun = "dry_run"
-        /// The site could not be read or planned, or the apply failed (`failure`, `applyError`).
-        case failed
-    }
-
-    public var outcome: Outcome
-    public var dryRun: Bool
-    /// nil when the site file (or template) could not be read.
-    public var plan: Plan?
-    public var report: ApplyReport?
-    public var applyError: ApplyError?
-    /// Why the resync failed, for humans (names the file or command and what to do).
-    public var failure: String?
-    /// The file was in sync but an earlier change's reload was pending, and it has now been done.
-    public var reloadedPending = false
-    public var planDuration: Duration = .zero
-    public var applyDuration: Duration?
-    public var duration: Duration = .zero
-
-    init(outcome: Outcome, dryRun: Bool) {
-        self.outcome = outcome
-        self.dryRun = dryRun
-    }
-
-    /// One per route: location, service, old, new, status, reason.
-    public var routes: [RouteOutcome] { plan?.outcomes ?? [] }
-    public var changes: [RouteOutcome] { routes.filter { $0.status == .changed } }
-    public var kept: [RouteOutcome] { routes.filter { $0.status == .kept } }
-    /// Routes that could not be synced (the others were), and the failure.
-    public var errors: [String] {
-        var errors = plan?.errors ?? []
-        if let failure, !errors.contains(failure) { errors.append(failure) }
-        return errors
-    }
-    public var warnings: [String] { plan?.warnings ?? [] }
-    public var diff: [UInt8] { plan?.diff ?? [] }
-
-    /// One line: "applied: /api/ api-gateway 10.43.0.12:9000 → 10.43.7.3:9000", "in sync, nothing written", …
-    public var summary: String {
-        let changed = changes.map { "\($0.location) \($0.service) \($0.old) → \($0.new)" }.joined(separator: ", ")
-        let keptText = kept.map { "kept \($0.location) (\($0.reason ?? ""))" }.joined(separator: ", ")
-        var text: String
-        switch outcome {
-        case .applied: text = "applied: " + (changed.isEmpty ? "the file (no route address changed)" : changed)
-        case .inSync: text = reloadedPending ? "in sync, nothing written; reloaded nginx for an earlier change" : "in sync, nothing written"
-        case .kept: text = "nothing written: " + keptText
-        case .dryRun: text = "dry run, would change: " + (changed.isEmpty ? "the file" : changed)
-        case .failed: text = "failed: " + (failure ?? "unknown error")
-        }
-        if outcome != .kept && !keptText.isEmpty { text += "; " + keptText }
-        let routeErrors = (plan?.errors ?? []).filter { $0 != failure }
-        if !routeErrors.isEmpty { text += "; errors: " + routeErrors.joined(separator: "; ") }
-        return text
     }
 }
 
