@@ -31,9 +31,8 @@ changelog_version=$(sed -n '1s/^ipsyncd (\([^)]*\)).*/\1/p' packaging/debian/cha
 # every product; debug is enough for the help text and is what `swift build` already made.
 say "man page (generate-manual plugin)"
 swift package plugin generate-manual --configuration debug >/dev/null
-manual=$(swift build --show-bin-path)/../plugins/GenerateManual/outputs/ipsyncd/ipsyncd.1
-[ -s "$manual" ] || manual=$(find .build/plugins/GenerateManual/outputs/ipsyncd -name 'ipsyncd.1' | head -1)
-[ -s "$manual" ] || { echo "deb: generate-manual wrote no ipsyncd.1" >&2; exit 1; }
+manual=.build/plugins/GenerateManual/outputs/ipsyncd/ipsyncd.1
+[ -s "$manual" ] || { echo "deb: generate-manual wrote no $manual" >&2; exit 1; }
 
 stage=$(mktemp -d /tmp/ipsyncd-deb.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
