@@ -3,6 +3,7 @@ import PackageDescription
 
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let inMemoryLogging: Target.Dependency = .product(name: "InMemoryLogging", package: "swift-log")
 
 let package = Package(
     name: "ipsyncd",
@@ -33,10 +34,10 @@ let package = Package(
         .executableTarget(name: "nginxconf-bench", dependencies: ["NginxConf"], path: "bench/NginxConfBench"),
         .executableTarget(name: "k8swatch-bench", dependencies: ["K8sWatch"], path: "bench/K8sWatchBench"),
         // Helpers shared by the test targets: the test API server, a sandboxed nginx, temp dirs.
-        .target(name: "TestSupport", dependencies: ["K8sWatch", logging], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["K8sWatch", logging, inMemoryLogging], path: "Tests/TestSupport"),
         .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "NginxConfTests", dependencies: ["NginxConf", "TestSupport"]),
-        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "Posix", "TestSupport"]),
-        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "Posix", "TestSupport", "ipsyncd"]),
+        .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "Posix", "TestSupport", inMemoryLogging]),
+        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "Posix", "TestSupport", "ipsyncd", inMemoryLogging]),
     ]
 )

@@ -1,177 +1,9 @@
 import Foundation
 import Logging
-import Synchronization
+import InMemoryLogging
 import Testing
+import TestSupport
 @testable import K8sWatch
-
-// MARK: - Test doubles (real code: the watcher runs against them unchanged)
-
-/// A `ServiceAPI` that answers from a script and records every request. When a script runs out,
-/// the request hangs until its task is cancelled, so a test can look at the watcher at rest.
-actor ScriptedAPI: ServiceAPI {
-    enum Reply: Sendable {
-        /// `get`: a 200 body.
-        case body(String)
-        /// `get` or `stream`: a non-2xx answer.
-        case fail(K8sError)
-        /// `stream`: these lines, then the end.
-        case lines([String], end: End)
-    }
-    enum End: Sendable { case clean, error(K8sError), hang }
-    struct Request: Sendable, CustomStringConvertible {
-        var watch: Bool
-        var query: [String: String]
-        var description: String { (watch ? "watch " : "list ") + query.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: "&") }
-    }
-
-    private var lists: [Reply]
-    private var watches: [Reply]
-    private var open: [AsyncThrowingStream<[UInt8], any Error>.Continuation] = []
-    private(set) var requests: [Request] = []
-
-    init(lists: [Reply], watches: [Reply]) {
-        self.lists = lists
-        self.watches = watches
-    }
-
-    func get(_ path: String, query: [(String, String)]) async throws(K8sError) -> [UInt8] {
-        requests.append(Request(watch: false, query: Dictionary(query, uniquingKeysWith: { $1 })))
-        guard !lists.isEmpty else { return try await hang() }
-        switch lists.removeFirst() {
-        case .body(let text): return Array(text.utf8)
-        case .fail(let error): throw error
-        case .lines: fatalError("a list answers with .body or .fail")
-        }
-    }
-
-    func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
-        async throws(K8sError) -> AsyncThrowingStream<[UInt8], any Error> {
-        requests.append(Request(watch: true, query: Dictionary(query, uniquingKeysWith: { $1 })))
-        guard !watches.isEmpty else { return try await hang() }
-        switch watches.removeFirst() {
-        case .body: fatalError("a watch answers with .lines or .fail")
-        case .fail(let error): throw error
-        case .lines(let lines, let end):
-            let (stream, continuation) = AsyncThrowingStream.makeStream(of: [UInt8].self)
-            for line in lines { continuation.yield(Array(line.utf8)) }
-            switch end {
-            case .clean: continuation.finish()
-            case .error(let error): continuation.finish(throwing: error)
-            case .hang: open.append(continuation)
-            }
-            return stream
-        }
-    }
-
-    private func hang<T>() async throws(K8sError) -> T {
-        try? await Task.sleep(for: .seconds(3600))
-        throw K8sError(code: .cancelled, message: "cancelled")
-    }
-}
-
-/// Records the log lines the watcher writes.
-final class LogRecorder: Sendable {
-    struct Record: Sendable { var level: Logger.Level; var message: String }
-    private let records = Mutex<[Record]>([])
-    var all: [Record] { records.withLock { $0 } }
-    func messages(_ level: Logger.Level) -> [String] { all.filter { $0.level == level }.map(\.message) }
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(recorder: self) }
-    }
-
-    struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            recorder.records.withLock { $0.append(Record(level: event.level, message: "\(event.message)")) }
-        }
-    }
-}
-
-/// The delays the watcher asked to sleep; they are not waited out.
-final class DelayRecorder: Sendable {
-    private let delays = Mutex<[Duration]>([])
-    var all: [Duration] { delays.withLock { $0 } }
-    func record(_ delay: Duration) { delays.withLock { $0.append(delay) } }
-}
-
-// MARK: - JSON the scripts are made of
-
-enum K8sJSON {
-    static func service(_ name: String, ip: String, port: Int = 80, rv: String, label: String = "") -> String {
-        #"{"kind":"Service","apiVersion":"v1","metadata":{"name":"\#(name)","namespace":"flowmaster","resourceVersion":"\#(rv)","labels":{"l":"\#(label)"}},"#
-            + #""spec":{"type":"ClusterIP","clusterIP":"\#(ip)","clusterIPs":["\#(ip)"],"ports":[{"name":"http","protocol":"TCP","port":\#(port),"targetPort":8080}]},"status":{"loadBalancer":{}}}"#
-    }
-    static func list(rv: String, _ services: [(String, String)]) -> String {
-        let items = services.map { service($0.0, ip: $0.1, rv: rv) }.joined(separator: ",")
-        return #"{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"\#(rv)"},"items":[\#(items)]}"#
-    }
-    static func event(_ type: String, _ name: String, ip: String, rv: String, label: String = "") -> String {
-        #"{"type":"\#(type)","object":\#(service(name, ip: ip, rv: rv, label: label))}"#
-    }
-    static func bookmark(rv: String) -> String {
-        #"{"type":"BOOKMARK","object":{"kind":"Service","apiVersion":"v1","metadata":{"resourceVersion":"\#(rv)"},"spec":{},"status":{"loadBalancer":{}}}}"#
-    }
-    static func error(code: Int, reason: String, message: String) -> String {
-        #"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(message)","reason":"\#(reason)","code":\#(code)}}"#
-    }
-}
-
-/// Waits (polling) until `condition` holds; fails the test after a generous bound instead of hanging
-/// (generous because other suites may hold the cooperative pool's few threads for seconds).
-func eventually(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
-                _ condition: () async -> Bool) async {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while ContinuousClock.now < deadline {
-        if await condition() { return }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("never happened: \(what)", sourceLocation: sourceLocation)
-}
-
-// MARK: - The harness
-
-struct Harness {
-    let api: ScriptedAPI
-    let watcher: ServiceWatcher
-    let logs = LogRecorder()
-    let delays = DelayRecorder()
-    let run: Task<Void, Never>
-
-    init(names: Set<String> = ["api"], lists: [ScriptedAPI.Reply], watches: [ScriptedAPI.Reply],
-         configure: (inout WatchTiming) -> Void = { _ in }) {
-        api = ScriptedAPI(lists: lists, watches: watches)
-        var timing = WatchTiming()
-        timing.random = { 0 }
-        let delays = self.delays
-        timing.sleep = { delay in
-            delays.record(delay)
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        configure(&timing)
-        watcher = ServiceWatcher(api: api, namespace: "flowmaster", names: names, logger: logs.logger, timing: timing)
-        let watcher = self.watcher
-        run = Task { await watcher.run() }
-    }
-
-    func requests(_ count: Int) async -> [ScriptedAPI.Request] {
-        await eventually("\(count) requests") { await api.requests.count >= count }
-        return await api.requests
-    }
-
-    func stop() async {
-        run.cancel()
-        await run.value
-    }
-}
-
-// MARK: - Tests
 
 @Suite struct ServiceWatcherTests {
     @Test func listThenWatchPublishesSnapshots() async throws {
@@ -196,7 +28,7 @@ struct Harness {
         #expect(requests[1].query["allowWatchBookmarks"] == "true")
         let timeout = try #require(Int(requests[1].query["timeoutSeconds"] ?? ""))
         #expect((300..<600).contains(timeout))
-        await eventually("connected") { await h.watcher.health.connected }
+        #expect(await eventually { await h.watcher.health.connected }, "connected")
         await h.stop()
     }
 
@@ -319,7 +151,7 @@ struct Harness {
         #expect(h.delays.all == [.milliseconds(800), .milliseconds(1600), .milliseconds(3200), .milliseconds(6400),
                                  .milliseconds(12800), .milliseconds(25600), .seconds(30), .seconds(30)])
         #expect(h.logs.messages(.warning) == ["watch lost: \(boom.message); retrying with backoff"])
-        await eventually("restored") { h.logs.messages(.notice) == ["watch restored after 8 attempts"] }
+        #expect(await eventually { h.logs.messages(.notice) == ["watch restored after 8 attempts"] }, "restored")
         let health = await h.watcher.health
         #expect(health.reconnects == 8 && health.lists == 9 && health.lastError == nil)
         await h.stop()
@@ -383,7 +215,7 @@ struct Harness {
         #expect(requests.map(\.watch) == [false, true, true, true])
         #expect(requests.dropFirst().allSatisfy { $0.query["resourceVersion"] == "10" })
         #expect(h.delays.all == [.milliseconds(800), .milliseconds(1600)])
-        await eventually("restored") { h.logs.messages(.notice) == ["watch restored after 2 attempts"] }
+        #expect(await eventually { h.logs.messages(.notice) == ["watch restored after 2 attempts"] }, "restored")
         #expect(h.logs.messages(.warning).count == 1)
         #expect(await h.watcher.health.lastError == nil)
         await h.stop()
@@ -435,9 +267,9 @@ struct Harness {
         let api = ScriptedAPI(lists: [.fail(K8sError(code: .connection, message: "refused"))], watches: [])
         var timing = WatchTiming()
         timing.sleep = { _ in try await Task.sleep(for: .seconds(3600)) }
-        let watcher = ServiceWatcher(api: api, namespace: "flowmaster", names: ["api"], logger: LogRecorder().logger, timing: timing)
+        let watcher = ServiceWatcher(api: api, namespace: "flowmaster", names: ["api"], logger: InMemoryLogHandler().logger, timing: timing)
         let run = Task { await watcher.run() }
-        await eventually("failed once") { await watcher.health.reconnects == 1 }
+        #expect(await eventually { await watcher.health.reconnects == 1 }, "failed once")
         run.cancel()
         await run.value
     }

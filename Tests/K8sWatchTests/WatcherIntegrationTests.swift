@@ -1,4 +1,5 @@
 import Foundation
+import InMemoryLogging
 import Logging
 import Testing
 import TestSupport
@@ -21,7 +22,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
     struct Rig {
         let server: TestAPIServer
         let watcher: ServiceWatcher
-        let logs = LogRecorder()
+        let logs = InMemoryLogHandler()
         let delays = DelayRecorder()
         let run: Task<Void, Never>
 
@@ -48,7 +49,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
 
         /// Waits until the watcher has a watch open on the server.
         func watching() async {
-            await eventually("an open watch") { (try? server.stats().openWatches) == 1 }
+            #expect(await eventually { (try? server.stats().openWatches) == 1 }, "an open watch")
         }
 
         func stop() async {
@@ -107,7 +108,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
         let first = try rig.server.update("api-gateway", clusterIP: "10.43.0.13")
         _ = await Self.snapshot(&snapshots) { $0.resourceVersion == first.resourceVersion }
         try rig.server.fault("drop")
-        await eventually("a second watch") { (try? rig.server.stats().watches) == 2 }
+        #expect(await eventually { (try? rig.server.stats().watches) == 2 }, "a second watch")
         let second = try rig.server.update("api-gateway", clusterIP: "10.43.0.14")
         let latest = await Self.snapshot(&snapshots) { $0.resourceVersion == second.resourceVersion }
         #expect(latest?.services["api-gateway"]?.clusterIP == "10.43.0.14")
@@ -125,10 +126,10 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
         await rig.watching()
         try rig.server.fault(fault)
         try rig.server.fault("drop")   // the next watch meets the fault
-        await eventually("a relist and a new watch") {
+        #expect(await eventually {
             guard let stats = try? rig.server.stats() else { return false }
             return stats.lists == 2 && stats.openWatches == 1
-        }
+        }, "a relist and a new watch")
         let changed = try rig.server.update("api-gateway", clusterIP: "10.43.9.9")
         let latest = await Self.snapshot(&snapshots) { $0.resourceVersion == changed.resourceVersion }
         #expect(latest?.services["api-gateway"]?.clusterIP == "10.43.9.9")
@@ -145,12 +146,12 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
         // scripted tests show a bookmark moving it. Here: bookmarks arrive, count as life, publish nothing.
         try rig.server.setBookmarkInterval(ms: 50)
         let before = await rig.watcher.health.lastEventAt
-        await eventually("a bookmark") { await rig.watcher.health.lastEventAt != before }
+        #expect(await eventually { await rig.watcher.health.lastEventAt != before }, "a bookmark")
         let version = try rig.server.stats().resourceVersion
         try rig.server.fault("drop")
-        await eventually("a watch from the bookmark's version") {
+        #expect(await eventually {
             (try? rig.server.stats().requests.contains { $0.contains("watch=true") && $0.contains("resourceVersion=\(version)&") }) == true
-        }
+        }, "a watch from the bookmark's version")
         #expect(await rig.watcher.health.snapshots == 1)
         #expect(try rig.server.stats().lists == 1)
         await rig.stop()
@@ -163,7 +164,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
         await rig.watching()
         try rig.server.fault("status", extra: ["code": 429, "retryAfter": 1, "verb": "watch"])
         try rig.server.fault("drop")
-        await eventually("a watch after the 429") { (try? rig.server.stats().watches) == 3 }
+        #expect(await eventually { (try? rig.server.stats().watches) == 3 }, "a watch after the 429")
         #expect(rig.delays.all.contains(.seconds(1)))
         #expect(try rig.server.stats().lists == 1)
         await rig.stop()
@@ -202,7 +203,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
         await rig.watching()
         try rig.server.setTokens(["rotated-token"])
         try rig.server.fault("drop")
-        await eventually("an unauthorized error") { await rig.watcher.health.lastError?.code == .unauthorized }
+        #expect(await eventually { await rig.watcher.health.lastError?.code == .unauthorized }, "an unauthorized error")
         let health = await rig.watcher.health
         #expect(health.connected == false)
         #expect(health.lastError?.message.contains("401") == true)

@@ -39,7 +39,7 @@ import TestSupport
                                                                              ports: [ServicePort(name: "http", port: new.port)])],
                                        resourceVersion: "2")
         harness.source.yield(snapshot)
-        #expect(await harness.eventually { !harness.records(result: "applied").isEmpty || !harness.records(result: "failed").isEmpty })
+        #expect(await eventually { !harness.records(result: "applied").isEmpty || !harness.records(result: "failed").isEmpty })
         let applied = try #require(harness.records(result: "applied").first,
                                    "\(harness.records.compactMap { $0["message"] as? String })")
         let message = try #require(applied["message"] as? String)
@@ -52,7 +52,7 @@ import TestSupport
 
         // The Service is deleted (first half of a recreate): the route keeps its address, and says why.
         harness.source.yield(ServiceSnapshot(services: [:], resourceVersion: "3"))
-        #expect(await harness.eventually { !harness.records(result: "kept").isEmpty })
+        #expect(await eventually { !harness.records(result: "kept").isEmpty })
         let kept = try #require(harness.records(result: "kept").first?["message"] as? String)
         #expect(kept.hasPrefix("resync: kept /api/ ("))
         #expect(String(decoding: try readBytes(sandbox.siteTarget), as: UTF8.self).contains(new.address))
@@ -90,7 +90,7 @@ import TestSupport
         harness.source.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
                                                                                      ports: [ServicePort(name: "http", port: new.port)])],
                                                 resourceVersion: "2"))
-        #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
+        #expect(await eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
         #expect(harness.records(result: "applied").count == 1, "\(harness.records.compactMap { $0["message"] as? String })")
@@ -121,10 +121,10 @@ import TestSupport
         harness.source.yield(ServiceSnapshot(services: ["api-gateway": ServiceInfo(name: "api-gateway", clusterIP: new.host,
                                                                                      ports: [ServicePort(name: "http", port: new.port)])],
                                                 resourceVersion: "2"))
-        #expect(await harness.eventually { harness.records(result: "applied").count == 1 })
+        #expect(await eventually { harness.records(result: "applied").count == 1 })
         // Someone puts the old address back by hand; no Kubernetes event follows.
         try Data(site(sandbox.listen, old.address).utf8).write(to: URL(fileURLWithPath: sandbox.siteTarget))
-        #expect(await harness.eventually { harness.records(result: "applied").count == 2 })
+        #expect(await eventually { harness.records(result: "applied").count == 2 })
         #expect(harness.relists >= 1)
         let repair = try #require(harness.records(result: "applied").last?["message"] as? String)
         #expect(repair.hasPrefix("resync: /api/ api-gateway \(old.address) → \(new.address); check ok "))

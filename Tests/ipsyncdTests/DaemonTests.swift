@@ -68,15 +68,6 @@ final class DaemonHarness: @unchecked Sendable {
         records.compactMap { $0["message"] as? String }.filter { $0.contains(text) }
     }
 
-    /// Polls until `condition` holds (at most 15 s): the test waits for behaviour, never asserts on time.
-    func eventually(_ condition: () -> Bool) async -> Bool {
-        for _ in 0..<1500 {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return condition()
-    }
-
     /// Every notification until STOPPING=1 (or 15 s of silence).
     func notifications() async -> [String] {
         var all: [String] = []
@@ -101,7 +92,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         let before = try readBytes(harness.settingsSite)
         let run = Task { await harness.daemon.run() }
         harness.source.yield(apiSnapshot("10.43.7.3"))
-        #expect(await harness.eventually { !harness.records(result: "dry_run").isEmpty })
+        #expect(await eventually { !harness.records(result: "dry_run").isEmpty })
         let line = try #require(harness.records(result: "dry_run").first)
         let message = try #require(line["message"] as? String)
         #expect(message.hasPrefix("resync (dry run): would change /api/ api-gateway 10.43.0.12:9000 → 10.43.7.3:9000; nothing written\n"))
@@ -123,7 +114,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         harness.source.yield(apiSnapshot("10.43.7.1", version: "1"))
         harness.source.yield(apiSnapshot("10.43.7.2", version: "2"))
         harness.source.yield(apiSnapshot("10.43.7.3", version: "3"))
-        #expect(await harness.eventually { !harness.records(result: "dry_run").isEmpty })
+        #expect(await eventually { !harness.records(result: "dry_run").isEmpty })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
         let resyncs = harness.records(result: "dry_run")
@@ -147,7 +138,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         let before = try readBytes(harness.settingsSite)
         let run = Task { await harness.daemon.run() }
         harness.source.yield(apiSnapshot("10.43.7.3"))
-        #expect(await harness.eventually { harness.records(result: "failed").count >= 2 })
+        #expect(await eventually { harness.records(result: "failed").count >= 2 })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
         let failures = harness.records(result: "failed").compactMap { $0["message"] as? String }
@@ -176,7 +167,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         let before = try readBytes(harness.settingsSite)
         let run = Task { await harness.daemon.run() }
         harness.source.yield(apiSnapshot("10.43.7.3"))
-        #expect(await harness.eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
+        #expect(await eventually { FileManager.default.fileExists(atPath: harness.dir.file("check-started")) })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
         #expect(!harness.messages(containing: "did not finish within 1s; exiting without waiting for it").isEmpty)
@@ -203,10 +194,10 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         }
         let run = Task { await harness.daemon.run() }
         harness.source.yield(apiSnapshot("10.43.7.3"))
-        #expect(await harness.eventually { !harness.records(result: "dry_run").isEmpty })
+        #expect(await eventually { !harness.records(result: "dry_run").isEmpty })
         try harness.dir.write("ipsyncd.yaml", "settle: soon\n")
         harness.signals.yield(SIGHUP)
-        #expect(await harness.eventually { !harness.messages(containing: "SIGHUP: config not reloaded").isEmpty })
+        #expect(await eventually { !harness.messages(containing: "SIGHUP: config not reloaded").isEmpty })
         let error = try #require(harness.messages(containing: "SIGHUP: config not reloaded").first)
         #expect(error.contains("settle"))
         harness.signals.yield(SIGTERM)
@@ -230,11 +221,11 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         }
         let run = Task { await harness.daemon.run() }
         harness.source.yield(apiSnapshot("10.43.7.3"))
-        #expect(await harness.eventually { harness.records(result: "dry_run").count == 1 })
+        #expect(await eventually { harness.records(result: "dry_run").count == 1 })
         harness.signals.yield(SIGHUP)
-        #expect(await harness.eventually { !harness.messages(containing: "SIGHUP: config reloaded from").isEmpty })
+        #expect(await eventually { !harness.messages(containing: "SIGHUP: config reloaded from").isEmpty })
         // The reload resyncs with the snapshot it has.
-        #expect(await harness.eventually { harness.records(result: "dry_run").count == 2 })
+        #expect(await eventually { harness.records(result: "dry_run").count == 2 })
         harness.signals.yield(SIGINT)
         #expect(await run.value == 0)
     }
@@ -257,7 +248,7 @@ func apiSnapshot(_ ip: String, version: String = "1") -> ServiceSnapshot {
         let run = Task { await harness.daemon.run() }
         harness.source.yield(apiSnapshot("10.43.7.3"))
         let path = harness.dir.file("ipsyncd.prom")
-        #expect(await harness.eventually { FileManager.default.fileExists(atPath: path) })
+        #expect(await eventually { FileManager.default.fileExists(atPath: path) })
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
         let text = String(decoding: try readBytes(path), as: UTF8.self)

@@ -36,7 +36,7 @@ struct EndToEndSafetyTests {
         try world.recreate("api-gateway", as: "api-gateway-2")
         let unconfirmed: (String) -> Bool = { $0.contains("resync failed") && $0.contains("did not start new workers") }
         #expect(daemon.waitForLine(from: mark, where: unconfirmed) != nil, "\(daemon.log)")
-        #expect(eventually(30) { daemon.lines[mark...].filter(unconfirmed).count >= 2 }, "not retried\n\(daemon.log)")
+        #expect(eventuallyBlocking(timeout: .seconds(30)) { daemon.lines[mark...].filter(unconfirmed).count >= 2 }, "not retried\n\(daemon.log)")
         daemon.stop()
     }
 
@@ -96,7 +96,7 @@ struct EndToEndSafetyTests {
         world.checkCommand = "touch \(started); sleep 1; \(world.nginx.checkCommand)"
         let daemon = try world.startDaemon()
         let next = try world.recreate("api-gateway", as: "api-gateway-2")
-        #expect(eventually { FileManager.default.fileExists(atPath: started) }, "the check never ran\n\(daemon.log)")
+        #expect(eventuallyBlocking { FileManager.default.fileExists(atPath: started) }, "the check never ran\n\(daemon.log)")
 
         let start = ContinuousClock.now
         daemon.signal(SIGTERM)

@@ -121,7 +121,7 @@ final class Flowmaster: @unchecked Sendable {
 
     /// Whether a GET through nginx reaches `backend` within `timeout` seconds.
     func traffic(_ service: String, reaches backend: Backend, timeout: Double = 20) -> Bool {
-        eventually(timeout) { (try? self.nginx.get(Self.path(service)))?.body == backend.body }
+        eventuallyBlocking(timeout: .seconds(timeout)) { (try? self.nginx.get(Self.path(service)))?.body == backend.body }
     }
 
     var siteBytes: [UInt8] { (try? readBytes(nginx.siteTarget)) ?? [] }
@@ -149,16 +149,6 @@ final class Flowmaster: @unchecked Sendable {
 /// The resync line of DESIGN §8, whatever its outcome.
 func isResyncLine(_ line: String) -> Bool {
     line.contains("resync:") || line.contains("resync failed") || line.contains("resync (dry run)")
-}
-
-/// `true` as soon as `condition` holds, polled every 20 ms for at most `timeout` seconds.
-func eventually(_ timeout: Double = 20, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(20_000)
-    }
-    return condition()
 }
 
 @Suite("EndToEnd: traffic follows the Services", .serialized)
@@ -192,7 +182,7 @@ struct EndToEndTests {
         for backend in next { world.retire("api-gateway", backend) }
         let last = next.last!
         #expect(world.traffic("api-gateway", reaches: last), "\(daemon.log)")
-        #expect(eventually { world.reloadsOK >= 1 }, "\(daemon.log)")
+        #expect(eventuallyBlocking { world.reloadsOK >= 1 }, "\(daemon.log)")
         // Room for a second reload, had the burst been split: none may come.
         usleep(1_500_000)
         #expect(world.reloadsOK == 1, "\(daemon.log)")

@@ -17,7 +17,7 @@ struct FaultFindingsTests {
             let sync = ["sync", "--config", world.configPath, "--log-format", "text"]
             let hung = try IpsyncdProcess(sync)
             // Killed while its staged check runs: the staged candidate and main config stay behind.
-            #expect(FaultWorld.waitUntil(10) { world.leftovers.count >= 2 }, "\(hung.log)")
+            #expect(eventuallyBlocking(timeout: .seconds(10)) { world.leftovers.count >= 2 }, "\(hung.log)")
             hung.kill9()
             world.settings["check_command"] = world.nginx.checkCommand
             try world.writeConfig()

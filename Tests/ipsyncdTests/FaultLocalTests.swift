@@ -118,7 +118,7 @@ struct FaultLocalTests {
             daemon.signal(SIGHUP)
             #expect(world.converges(reloads: 1, timeout: 30), "\(daemon.log)")
             // Every timed-out check was killed, not left running.
-            #expect(FaultWorld.waitUntil(5) { Self.processes(containing: "sleep \(marker)").isEmpty },
+            #expect(eventuallyBlocking(timeout: .seconds(5)) { Self.processes(containing: "sleep \(marker)").isEmpty },
                     "a hung check survived its timeout")
             world.finish(daemon, fault: "check hangs: \(failed ?? "no failure logged")")
         }
@@ -135,7 +135,7 @@ struct FaultLocalTests {
             let failed = daemon.waitForLine(from: mark, where: { $0.contains("resync failed") })
             #expect(failed != nil, "\(daemon.log)")
             // The swap happened (the new bytes passed the check); nginx still runs the old config.
-            #expect(FaultWorld.waitUntil(5) { world.siteText == world.expectedSite(world.current) })
+            #expect(eventuallyBlocking(timeout: .seconds(5)) { world.siteText == world.expectedSite(world.current) })
             #expect(world.liveConfigPasses())
             #expect(world.nginx.workerPids == workers)
             #expect(world.metric("ipsyncd_reloads_total{result=\"failed\"}") >= 1)
@@ -143,7 +143,7 @@ struct FaultLocalTests {
             try world.writeConfig()
             daemon.signal(SIGHUP)
             #expect(world.converges(reloads: 1, timeout: 30), "\(daemon.log)")
-            #expect(FaultWorld.waitUntil(10) { world.nginx.workerPids.isDisjoint(with: workers) }, "nginx was not reloaded")
+            #expect(eventuallyBlocking(timeout: .seconds(10)) { world.nginx.workerPids.isDisjoint(with: workers) }, "nginx was not reloaded")
             #expect(!FileManager.default.fileExists(atPath: world.stateDir + "/pending-reload"))
             world.finish(daemon, fault: "reload fails: \(failed ?? "no failure logged")")
         }

@@ -209,7 +209,7 @@ final class FaultWorld: @unchecked Sendable {
     func startDaemon() throws -> IpsyncdProcess {
         let daemon = try IpsyncdProcess(["run", "--config", configPath, "--log-format", "text"])
         guard daemon.waitForLine(where: { $0.contains("resync") }) != nil,
-              Self.waitUntil(10, { ((try? self.api.stats())?.openWatches ?? 0) >= 1 }) else {
+              eventuallyBlocking(timeout: .seconds(10), { ((try? self.api.stats())?.openWatches ?? 0) >= 1 }) else {
             daemon.stop()
             throw SandboxError("ipsyncd run did not resync and watch within 20 s:\n\(daemon.log)")
         }
@@ -236,7 +236,7 @@ final class FaultWorld: @unchecked Sendable {
 
     /// Whether the live file names the current address and `reloads` reloads succeeded, within `timeout` s.
     func converges(reloads: Int, timeout: Double = 20) -> Bool {
-        Self.waitUntil(timeout) { self.siteText == self.expectedSite(self.current) && self.reloadsOK >= reloads }
+        eventuallyBlocking(timeout: .seconds(timeout)) { self.siteText == self.expectedSite(self.current) && self.reloadsOK >= reloads }
     }
 
     /// Stops the relay and starts it again on the same port; `tls` as in `APIRelay`.
@@ -261,15 +261,6 @@ final class FaultWorld: @unchecked Sendable {
         let lost = daemon.count { $0.contains("watch lost") }
         print("fault-matrix | \(fault) | reloads ok \(reloadsOK) | versions seen \(sampler.versions.count)"
               + " | 'watch lost' lines \(lost) | reconnects \(metric("ipsyncd_watch_reconnects_total"))")
-    }
-
-    static func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
     }
 
     /// Whether this machine lets root mount a tmpfs (not in every container).

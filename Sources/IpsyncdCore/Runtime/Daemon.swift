@@ -64,7 +64,8 @@ public struct Daemon: Sendable {
         logger.info("watching \(settings.namespace) via \(source.name)")
 
         let (inputs, input) = AsyncStream<DaemonLoop.Input>.makeStream()
-        return await withTaskGroup(of: Void.self) { group in
+        // Discarding: a daemon adds a child per timer and per apply for as long as it runs; none is kept.
+        return await withDiscardingTaskGroup { group in
             group.addTask { [signalSource] in
                 switch signalSource {
                 case .process: for await number in processSignals! { input.yield(.signal(number)) }
@@ -167,7 +168,7 @@ private struct DaemonLoop {
         scheduler = Scheduler(timing: timing, now: .now)
     }
 
-    mutating func run(_ inputs: AsyncStream<Input>, in group: inout TaskGroup<Void>) async -> Int32 {
+    mutating func run(_ inputs: AsyncStream<Input>, in group: inout DiscardingTaskGroup) async -> Int32 {
         arm(in: &group)
         for await next in inputs {
             let event: Scheduler<ContinuousClock.Instant>.Event
@@ -200,7 +201,7 @@ private struct DaemonLoop {
 
     /// Carries out one action; an exit code ends the loop.
     private mutating func perform(_ action: Scheduler<ContinuousClock.Instant>.Action,
-                                  in group: inout TaskGroup<Void>) async -> Int32? {
+                                  in group: inout DiscardingTaskGroup) async -> Int32? {
         switch action {
         case .apply(let snapshot):
             let resyncer = self.resyncer, dryRun = self.dryRun, input = self.input
@@ -262,7 +263,7 @@ private struct DaemonLoop {
 
     /// SIGHUP: the config file and the same flags again; an invalid config is logged and the old one kept.
     /// Returns whether the Services now come from a new watch; nil when nothing was reloaded.
-    private mutating func reloadSettings(in group: inout TaskGroup<Void>) -> Bool? {
+    private mutating func reloadSettings(in group: inout DiscardingTaskGroup) -> Bool? {
         let new: Settings
         do { new = try settings.reloaded() } catch {
             logger.error("SIGHUP: config not reloaded, keeping the running settings: \(error)")
@@ -291,7 +292,7 @@ private struct DaemonLoop {
 
     /// The source's watch as one child of the group: it runs until `stopWatch` is finished or the group is
     /// cancelled.
-    mutating func start(_ source: any ServiceSource, in group: inout TaskGroup<Void>) {
+    mutating func start(_ source: any ServiceSource, in group: inout DiscardingTaskGroup) {
         let watch = source.watch(logger: logger)
         self.watch = watch
         watchGeneration += 1
@@ -312,7 +313,7 @@ private struct DaemonLoop {
 
     /// A timer child for the scheduler's next wake-up, unless one already fires at or before it (a timer that
     /// fires early is harmless: the scheduler does what is due and names the next instant).
-    private mutating func arm(in group: inout TaskGroup<Void>) {
+    private mutating func arm(in group: inout DiscardingTaskGroup) {
         guard let wake = scheduler.nextWake else { return }
         if let earliest = armed.min(), earliest <= wake { return }
         armed.insert(wake)
