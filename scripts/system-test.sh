@@ -142,8 +142,11 @@ for line in sys.stdin:
     entry = json.loads(line)
     if str(entry.get("MESSAGE", "")).startswith("resync"):
         print(entry["__MONOTONIC_TIMESTAMP"], entry["MESSAGE"]); break')
-evidence "first resync at monotonic ${first_resync:-none}" "active since monotonic $active_at"
-[ -n "$first_resync" ] && [ "${first_resync%% *}" -le "$active_at" ] || fail "active before the first resync"
+# READY carries the first resync's result as STATUS (the journal line may be written a moment after READY).
+status_text=$(ct systemctl show -P StatusText ipsyncd)
+evidence "StatusText sent with READY: $status_text" "first resync at monotonic ${first_resync:-none}" "active since monotonic $active_at"
+[ -n "$first_resync" ] || fail "no resync logged"
+case "$status_text" in ''|starting*) fail "active without a resync result" ;; esac
 
 step "ipsyncd status"
 status_out=$(ct ipsyncd status 2>&1) || fail "ipsyncd status exited non-zero: $status_out"
