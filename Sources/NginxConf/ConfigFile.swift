@@ -42,7 +42,8 @@ public struct Directive: Sendable {
     /// The decoded first word.
     public var name: String
     public var arguments: [Argument]
-    /// nil when the directive ends with `;`; empty for an empty block or an opaque `*_by_lua_block`.
+    /// nil when the directive ends with `;`; empty for an empty block, an opaque `*_by_lua_block`
+    /// and a body of keys and values (`map`, `types`, ...: `DirectiveTable.hasCustomBody`).
     public var children: [Directive]?
     public var line: Int
     public var column: Int

@@ -3,8 +3,8 @@ public struct NginxConfError: Error, Equatable, Sendable, CustomStringConvertibl
     public enum Code: String, Sendable {
         // syntax, worded as nginx -t words them
         case unexpectedEnd, unexpectedCloseBrace, unexpectedSemicolon, unterminatedQuote,
-             missingSemicolon, unexpectedOpenBrace, invalidDirective
-        // route targets (DESIGN §5)
+             missingSemicolon, unexpectedOpenBrace, invalidDirective, tooLong
+        // route targets (docs/design.md §5)
         case locationMissing, noTarget, variableInProxyPass, upstreamSeveralServers,
              upstreamMissing, unsupportedTarget
         // template mode

@@ -18,7 +18,7 @@ struct Parser {
             var parser = Parser(path: path, bytes: buffer)
             parser.tokens.reserveCapacity(source.count / 4 + 1)
             do throws(NginxConfError) {
-                let directives = try parser.parseBlock(opener: nil, parentName: nil)
+                let directives = try parser.parseBlock(opener: nil, parentName: nil, isCustomBody: false)
                 return .success((parser.tokens, directives))
             } catch {
                 return .failure(error)
@@ -30,7 +30,11 @@ struct Parser {
 
     struct Opener { var name: String; var line: Int; var column: Int }
 
-    private mutating func parseBlock(opener: Opener?, parentName: String?) throws(NginxConfError) -> [Directive] {
+    /// A custom body (`map`, `types`, ...: see `DirectiveTable.hasCustomBody`) is handed by nginx to
+    /// its directive's own handler: every line is a key and values, no directive rule applies, and a
+    /// `{` in it is an error.
+    private mutating func parseBlock(opener: Opener?, parentName: String?,
+                                     isCustomBody: Bool) throws(NginxConfError) -> [Directive] {
         var directives: [Directive] = []
         // The directive being read: its name, then its arguments (moved into the Directive, not copied).
         var name: Argument?
@@ -65,12 +69,13 @@ struct Parser {
             case UInt8(ascii: "#"):
                 var i = pos + 1
                 while i < end, bytes[i] != UInt8(ascii: "\n") { i += 1 }
+                try checkLength(tokenStart: pos, lastRead: i)
                 emit(.comment, pos, i)
             case UInt8(ascii: ";"):
                 guard let first = name else {
                     throw error(.unexpectedSemicolon, at: pos, "unexpected \";\": remove it, or put the directive's name before it")
                 }
-                try checkTerminator(first, parentName: parentName, block: false)
+                if !isCustomBody { try checkTerminator(first, parentName: parentName, block: false) }
                 emit(.semicolon, pos, pos + 1)
                 directives.append(directive(first, arguments, children: nil, endingBefore: pos))
                 name = nil
@@ -78,6 +83,10 @@ struct Parser {
             case UInt8(ascii: "{"):
                 guard let first = name else {
                     throw error(.unexpectedOpenBrace, at: pos, "unexpected \"{\": a block needs a directive name before it")
+                }
+                if isCustomBody {
+                    throw error(.unexpectedOpenBrace, at: pos,
+                                "unexpected \"{\": the body of \"\(parentName ?? "")\" holds keys and values, not blocks")
                 }
                 try checkTerminator(first, parentName: parentName, block: true)
                 emit(.openBrace, pos, pos + 1)
@@ -92,7 +101,11 @@ struct Parser {
                                     "blocks nested more than \(Self.maxDepth) deep: this is not a config nginx is meant to read")
                     }
                     depth += 1
-                    children = try parseBlock(opener: here, parentName: first.value)
+                    let isCustomBody = DirectiveTable.hasCustomBody(first.value)
+                    let body = try parseBlock(opener: here, parentName: first.value, isCustomBody: isCustomBody)
+                    // Keys and values are no directives: no query may take a `proxy_pass` key in
+                    // `types` for a target.
+                    children = isCustomBody ? [] : body
                     depth -= 1
                 }
                 directives.append(directive(first, arguments, children: children, endingBefore: pos))
@@ -143,14 +156,21 @@ struct Parser {
         var i = pos + 1
         while true {
             guard i < bytes.count else {
-                throw error(.unterminatedQuote, at: start,
-                            "unexpected end of file, expecting \";\" or \"}\": the quote \(Character(Unicode.Scalar(quote))) opened here is never closed")
+                // nginx gives up on a parameter longer than its buffer before it sees the end of the file.
+                try checkLength(tokenStart: start + 1, lastRead: i, unclosedQuote: quote)
+                let opening = error(.unterminatedQuote, at: start, "")
+                throw error(.unterminatedQuote, at: bytes.count,
+                            "unexpected end of file, expecting \";\" or \"}\": the quote \(Character(Unicode.Scalar(quote))) "
+                            + "opened at line \(opening.line) is never closed:\n    \(opening.lineText)")
             }
             let c = bytes[i]
             if c == UInt8(ascii: "\\") { i += 2; continue }
             i += 1
             if c == quote { break }
         }
+        // nginx's parameter starts after the opening quote; it reads the byte after the closing one,
+        // and one more when that byte is a space.
+        try checkLength(tokenStart: start + 1, lastRead: i < bytes.count && isSpace(bytes[i]) ? i + 1 : i)
         emit(.quoted, start, i)
         return Argument(value: decode(start + 1, i - 1), raw: isName ? [] : Array(bytes[start..<i]), byteRange: start..<i,
                         isQuoted: true, line: startLine, column: column)
@@ -170,6 +190,8 @@ struct Parser {
             if isSpace(c) || c == UInt8(ascii: ";") || c == UInt8(ascii: "{") { break }
             i += 1
         }
+        // nginx reads the delimiter, and one more byte when the delimiter is a space.
+        try checkLength(tokenStart: start, lastRead: i < end && isSpace(bytes[i]) ? i + 1 : i)
         if i > end {  // a backslash as the very last byte
             throw error(.unexpectedEnd, at: end, "unexpected end of file, expecting \";\" or \"}\": the file ends in a \"\\\"")
         }
@@ -205,48 +227,39 @@ struct Parser {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// nginx rejects a known block directive ended by `;` and a known simple directive opening a block.
+    /// nginx rejects a known block directive ended by `;` and a known simple directive opening a
+    /// block, naming the line of the `;` or `{`. Argument counts are left to nginx: it checks them
+    /// per context, and for many directives only in the directive's handler.
     private func checkTerminator(_ name: Argument, parentName: String?, block: Bool) throws(NginxConfError) {
-        guard var kind = Self.directiveKind(name.value) else { return }
-        if name.value == "server" { kind = parentName == "upstream" ? .simple : .block }
-        if !block && kind == .block {
-            throw error(.invalidDirective, at: name.byteRange.lowerBound,
+        guard let isBlock = DirectiveTable.isBlock(name.value, parentName: parentName) else { return }
+        if !block && isBlock {
+            throw error(.invalidDirective, at: pos,
                         "directive \"\(name.value)\" has no opening \"{\": give it a block")
         }
-        if block && kind == .simple {
-            throw error(.invalidDirective, at: name.byteRange.lowerBound,
+        if block && !isBlock {
+            throw error(.invalidDirective, at: pos,
                         "directive \"\(name.value)\" is not terminated by \";\": end it with \";\" instead of a block")
         }
     }
 
-    private enum DirectiveKind { case block, simple }
+    /// nginx reads a config through a buffer of `bufferSize` bytes and rejects a parameter (or a
+    /// comment) that fills it: the token starting at `tokenStart` fails when nginx must read the byte
+    /// at `tokenStart + bufferSize` or later (bytes up to `lastRead`) before the token is done.
+    static let bufferSize = 4096
 
-    /// The kind of a directive in `directiveKinds`, nil for another. The parse is hot and a lookup
-    /// runs per directive: comparing with the few names of the same length costs less than hashing.
-    private static func directiveKind(_ name: String) -> DirectiveKind? {
-        let length = name.utf8.count
-        guard length < kindsByLength.count else { return nil }
-        for (candidate, kind) in kindsByLength[length] where candidate == name { return kind }
-        return nil
+    @inline(__always)
+    func checkLength(tokenStart: Int, lastRead: Int, unclosedQuote: UInt8? = nil) throws(NginxConfError) {
+        if lastRead - tokenStart >= Self.bufferSize { try checkLengthAtEnd(tokenStart: tokenStart, lastRead: lastRead, unclosedQuote: unclosedQuote) }
     }
 
-    private static let kindsByLength: [[(String, DirectiveKind)]] = {
-        var table = Array(repeating: [(String, DirectiveKind)](), count: directiveKinds.keys.map(\.utf8.count).max()! + 1)
-        for (name, kind) in directiveKinds { table[name.utf8.count].append((name, kind)) }
-        return table
-    }()
-
-    /// Common directives whose form nginx enforces.
-    private static let directiveKinds: [String: DirectiveKind] = {
-        var kinds: [String: DirectiveKind] = ["server": .block]
-        for name in ["http", "events", "location", "upstream", "if", "limit_except", "types", "map", "geo",
-                     "split_clients", "stream", "mail"] { kinds[name] = .block }
-        for name in ["proxy_pass", "listen", "server_name", "root", "return", "set", "include", "proxy_set_header",
-                     "rewrite", "index", "try_files", "add_header", "access_log", "error_log", "proxy_http_version",
-                     "proxy_read_timeout", "proxy_send_timeout", "proxy_connect_timeout", "alias", "ssl_certificate",
-                     "ssl_certificate_key", "keepalive", "zone"] { kinds[name] = .simple }
-        return kinds
-    }()
+    /// The rare part of `checkLength`: nginx reads no byte past the end of the file.
+    private func checkLengthAtEnd(tokenStart: Int, lastRead: Int, unclosedQuote: UInt8?) throws(NginxConfError) {
+        guard min(lastRead, bytes.count - 1) - tokenStart >= Self.bufferSize else { return }
+        let head = String(decoding: UnsafeBufferPointer(rebasing: bytes[tokenStart..<(tokenStart + 10)]), as: UTF8.self)
+        throw error(.tooLong, at: tokenStart,
+                    unclosedQuote.map { "too long parameter, probably missing terminating \"\(Character(Unicode.Scalar($0)))\" character: close the quote" }
+                    ?? "too long parameter \"\(head)...\" started: nginx reads at most \(Self.bufferSize - 1) bytes of one parameter or comment")
+    }
 
     func error(_ code: NginxConfError.Code, at offset: Int, _ message: String) -> NginxConfError {
         // `line` and `lineStart` describe the end of the last token; count from there (or from the

@@ -8,7 +8,7 @@ struct RoutedTarget {
 }
 
 extension ConfigFile {
-    /// Targets of one route (DESIGN §5): the address of every `proxy_pass` inside each
+    /// Targets of one route (docs/design.md §5): the address of every `proxy_pass` inside each
     /// `location ROUTE` block at any depth, or of the single `server` of the upstream it names.
     public func targets(route location: String) -> Result<[ProxyTarget], NginxConfError> {
         let index = routeIndex(routes: [location])

@@ -2,8 +2,8 @@ import ArgumentParser
 import Posix
 import IpsyncdCore
 
-/// Loads the settings and starts logging; a config error ends the command with exit code 1, or with
-/// `configFileExit` when the config file (not a flag) is wrong.
+/// Loads the settings and starts logging; a bad flag value ends the command with 64 (EX_USAGE), a config
+/// file error with 1, or with `configFileExit` (78 for `run`: a restart cannot fix it).
 private func prepare(_ options: SettingsOptions, configFileExit: Int32 = 1) throws -> Settings {
     switch options.load() {
     case .success(let settings):
@@ -11,7 +11,7 @@ private func prepare(_ options: SettingsOptions, configFileExit: Int32 = 1) thro
         return settings
     case .failure(let error):
         Posix.writeAll(2, Array("ipsyncd: \(error)\n".utf8))
-        throw ExitCode(error.isCommandLine ? 1 : configFileExit)
+        throw ExitCode(error.isUsageError ? 64 : configFileExit)   // a bad flag value is a usage error, like an unknown flag
     }
 }
 
@@ -87,8 +87,10 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = options.load()
-        if case .success(let settings) = settings {
-            LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        switch settings {
+        case .success(let settings): LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        case .failure(let error) where error.isUsageError: _ = try prepare(options)   // exits 64
+        case .failure: break   // the report's first line says what is wrong with the file
         }
         try finish(await Commands.check(settings: settings))
     }
@@ -111,5 +113,22 @@ struct RenderCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try prepare(options)
         try finish(await Commands.render(settings: settings, output: output))
+    }
+}
+
+/// Prints the texts generated from the settings table: `sample` is packaging/ipsyncd.yaml, `readme` the
+/// README's configuration table. Hidden: it is for keeping those files in step with the code.
+struct SettingsDocsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settings-docs", abstract: "Print packaging/ipsyncd.yaml or the README's settings table.",
+        shouldDisplay: false)
+    @Argument(help: "sample or readme") var which: String
+
+    func run() throws {
+        switch which {
+        case "sample": Posix.writeAll(1, Array(SettingsDocs.sampleFile().utf8))
+        case "readme": Posix.writeAll(1, Array(SettingsDocs.readmeTable().utf8))
+        default: throw ValidationError("say sample or readme")
+        }
     }
 }

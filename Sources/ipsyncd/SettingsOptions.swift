@@ -1,97 +1,43 @@
 import ArgumentParser
 import IpsyncdCore
 
-/// The options every command shares (DESIGN §4): each is also a key of the config file.
+/// The options every command shares: each is a key of the config file. Flag names, help lines, defaults
+/// and ranges come from `SettingsTable`; only the properties are listed here (ArgumentParser needs them).
 struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "The YAML config file.", discussion: "Default: \(Settings.defaultConfigPath) if it exists, else the built-in defaults.",
         valueName: "path"))
     var configPath: String?
 
-    @Option(help: help("The kubeconfig to use.", key: "kubeconfig",
-                       default: "$KUBECONFIG, then in-cluster, then /etc/rancher/k3s/k3s.yaml, /etc/kubernetes/admin.conf, ~/.kube/config",
-                       value: "path"))
-    var kubeconfig: String?
-
-    @Option(help: help("The kubeconfig context.", key: "context", default: "the kubeconfig's current-context", value: "name"))
-    var context: String?
-
-    @Option(help: help("The namespace of the Services.", key: "namespace", default: Settings().namespace, value: "ns"))
-    var namespace: String?
-
-    @Option(help: help("The nginx site file whose proxy targets are kept up to date (a symlink stays one).",
-                       key: "site", default: Settings().site, value: "path"))
-    var site: String?
-
-    @Option(help: help("The main nginx config the staged check is built from.", key: "nginx_conf",
-                       default: Settings().nginxConf, value: "path"))
-    var nginxConf: String?
-
-    @Option(help: help("A route: nginx `location LOC` proxies to the Service's ClusterIP and port (a port name or number; without one the Service must have exactly one port). Repeat for several; the flags replace the config file's routes.",
-                       key: "routes", default: Settings().routes.map(\.description).joined(separator: " "),
-                       value: "loc=service[:port]"))
-    var route: [String] = []
-
-    @Option(help: help("Render the whole site file from this template instead of patching its targets.",
-                       key: "template", default: "none (patch mode)", value: "path"))
-    var template: String?
-
-    @Option(help: help("Checks a config; {config} is the staged main config's path.", key: "check_command",
-                       default: Settings().checkCommand, value: "cmd"))
-    var checkCommand: String?
-
-    @Option(help: help("Reloads nginx.", key: "reload_command", default: Settings().reloadCommand, value: "cmd"))
-    var reloadCommand: String?
-
-    @Option(help: help("Quiet time after the last event before a resync.", key: "settle",
-                       default: "50ms", value: "duration"))
-    var settle: String?
-
-    @Option(help: help("Least time between two reloads.", key: "min_reload_interval", default: "1s", value: "duration"))
-    var minReloadInterval: String?
-
-    @Option(help: help("Full relist and file check this often.", key: "resync_interval", default: "5m", value: "duration"))
-    var resyncInterval: String?
-
-    @Option(help: help("auto (journal under systemd, else text), journal, text or json.", key: "log_format",
-                       default: "auto", value: "format"))
-    var logFormat: String?
-
-    @Option(help: help("trace, debug, info, notice, warning, error or critical.", key: "log_level",
-                       default: "info", value: "level"))
-    var logLevel: String?
-
-    @Option(help: help("Timeout of the check and reload commands.", key: "command_timeout", default: "30s",
-                       value: "duration"))
-    var commandTimeout: String?
-
-    @Option(help: help("Lock, last good copy and crash-recovery notes.", key: "state_dir",
-                       default: Settings().stateDir, value: "path"))
-    var stateDir: String?
-
-    @Option(help: help("Prometheus text file written after each resync (node_exporter textfile collector).",
-                       key: "metrics_file", default: "none", value: "path"))
-    var metricsFile: String?
+    @Option(name: name("kubeconfig"), help: help("kubeconfig")) var kubeconfig: String?
+    @Option(name: name("context"), help: help("context")) var context: String?
+    @Option(name: name("namespace"), help: help("namespace")) var namespace: String?
+    @Option(name: name("site"), help: help("site")) var site: String?
+    @Option(name: name("nginx_conf"), help: help("nginx_conf")) var nginxConf: String?
+    @Option(name: name("routes"), help: help("routes")) var route: [String] = []
+    @Option(name: name("template"), help: help("template")) var template: String?
+    @Option(name: name("check_command"), help: help("check_command")) var checkCommand: String?
+    @Option(name: name("reload_command"), help: help("reload_command")) var reloadCommand: String?
+    @Option(name: name("command_timeout"), help: help("command_timeout")) var commandTimeout: String?
+    @Option(name: name("settle"), help: help("settle")) var settle: String?
+    @Option(name: name("min_reload_interval"), help: help("min_reload_interval")) var minReloadInterval: String?
+    @Option(name: name("resync_interval"), help: help("resync_interval")) var resyncInterval: String?
+    @Option(name: name("log_format"), help: help("log_format")) var logFormat: String?
+    @Option(name: name("log_level"), help: help("log_level")) var logLevel: String?
+    @Option(name: name("service_cidr"), help: help("service_cidr")) var serviceCIDR: String?
+    @Option(name: name("state_dir"), help: help("state_dir")) var stateDir: String?
+    @Option(name: name("metrics_file"), help: help("metrics_file")) var metricsFile: String?
 
     var overrides: SettingsOverrides {
         var overrides = SettingsOverrides()
-        overrides.kubeconfig = kubeconfig
-        overrides.context = context
-        overrides.namespace = namespace
-        overrides.site = site
-        overrides.nginxConf = nginxConf
+        overrides.values = [
+            "kubeconfig": kubeconfig, "context": context, "namespace": namespace, "site": site,
+            "nginx_conf": nginxConf, "template": template, "check_command": checkCommand,
+            "reload_command": reloadCommand, "command_timeout": commandTimeout, "settle": settle,
+            "min_reload_interval": minReloadInterval, "resync_interval": resyncInterval, "log_format": logFormat,
+            "log_level": logLevel, "service_cidr": serviceCIDR, "state_dir": stateDir, "metrics_file": metricsFile,
+        ].compactMapValues { $0 }
         overrides.routes = route
-        overrides.template = template
-        overrides.checkCommand = checkCommand
-        overrides.reloadCommand = reloadCommand
-        overrides.settle = settle
-        overrides.minReloadInterval = minReloadInterval
-        overrides.resyncInterval = resyncInterval
-        overrides.logFormat = logFormat
-        overrides.logLevel = logLevel
-        overrides.commandTimeout = commandTimeout
-        overrides.stateDir = stateDir
-        overrides.metricsFile = metricsFile
         return overrides
     }
 
@@ -100,6 +46,13 @@ struct SettingsOptions: ParsableArguments {
     }
 }
 
-private func help(_ abstract: String, key: String, default value: String, value name: String) -> ArgumentHelp {
-    ArgumentHelp("\(abstract) (config key `\(key)`; default: \(value))", valueName: name)
+private func spec(_ key: String) -> SettingSpec {
+    guard let spec = SettingsTable.spec(key) else { fatalError("no setting \(key) in SettingsTable") }
+    return spec
+}
+
+private func name(_ key: String) -> NameSpecification { .customLong(String(spec(key).flag.dropFirst(2))) }
+
+private func help(_ key: String) -> ArgumentHelp {
+    ArgumentHelp(spec(key).helpLine, valueName: spec(key).valueName)
 }

@@ -28,7 +28,8 @@ import NginxConf
                 .split(separator: " ")[0]
         })
         let syntax: [NginxConfError.Code] = [.unexpectedEnd, .unexpectedCloseBrace, .unexpectedSemicolon,
-                                              .unterminatedQuote, .missingSemicolon, .unexpectedOpenBrace, .invalidDirective]
+                                              .unterminatedQuote, .missingSemicolon, .unexpectedOpenBrace, .invalidDirective,
+                                              .tooLong]
         for code in syntax { #expect(codes.contains(Substring(code.rawValue)), "\(code)") }
     }
 }

@@ -59,7 +59,11 @@ struct NginxSandbox {
     func check(_ site: [UInt8]) throws -> (ok: Bool, output: String) {
         try dir.write("site.conf", site)
         guard let nginx = findExecutable("nginx") else { return (false, "nginx not found") }
-        let result = try runProcess(nginx, ["-t", "-q", "-p", dir.path + "/", "-c", dir.file("nginx.conf")])
+        // A mutant may turn an address into a host name: let its lookup fail fast.
+        var environment = ProcessInfo.processInfo.environment
+        environment["RES_OPTIONS"] = "timeout:1 attempts:1"
+        let result = try runProcess(nginx, ["-t", "-q", "-p", dir.path + "/", "-c", dir.file("nginx.conf")],
+                                    environment: environment, timeout: 60)
         return (result.status == 0, result.stderr + result.stdout)
     }
 }

@@ -3,7 +3,7 @@ import IpsyncdCore
 import Testing
 import TestSupport
 
-/// DESIGN §6 against a real nginx in a sandbox: staged check, swap, reload, confirmation.
+/// docs/design.md §6 against a real nginx in a sandbox: staged check, swap, reload, confirmation.
 @Suite("Apply")
 struct ApplyTests {
     @Test func appliesNewBytesReloadsAndTrafficFollows() async throws {

@@ -58,10 +58,20 @@ private func ipsyncd(_ arguments: [String], home: String = "/nonexistent") throw
         #expect(missing.stderr.contains("cannot start: "), "\(missing.stderr)")
     }
 
-    @Test func aBadValueExits1NamingTheFlag() throws {
+    /// A bad flag value is a usage error (64, like an unknown flag) in every command; a bad config file is not.
+    /// Before the settings table, `sync --settle=-1s` and `status --route /api/` exited 1.
+    @Test func aBadFlagValueExits64NamingTheFlagAndABadFileExits1() throws {
         let result = try ipsyncd(["sync", "--dry-run", "--settle", "5x"])
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(result.stderr.contains("command line: --settle: \"5x\" is not a duration"))
+        for arguments in [["sync", "--settle=-1s"], ["status", "--route", "/api/"], ["run", "--settle", "-1s"],
+                          ["check", "--resync-interval", "1ms"], ["render", "--template", "/t", "--settle", "1000000h"],
+                          ["sync", "--dry-run", "--settle", "1000h"]] {
+            let bad = try ipsyncd(arguments)
+            #expect(bad.status == 64, "\(arguments): \(bad.stderr)")
+        }
+        let tooLarge = try ipsyncd(["sync", "--dry-run", "--settle=1000000h"])
+        #expect(tooLarge.stderr.contains("--settle: \"1000000h\" is too large; allowed: 0 to 10s"), "\(tooLarge.stderr)")
         let file = try TempDir()
         let config = try file.write("ipsyncd.yaml", "setle: 50ms\n")
         let bad = try ipsyncd(["status", "--config", config])

@@ -90,7 +90,7 @@ func simulate(_ events: [Int64], settle: Int64 = 50, minReload: Int64 = 1000, un
         #expect(simulate([7], settle: 0, minReload: 0) == [7])
     }
 
-    /// Every sequence of up to 4 events on a 0…1200 ms grid: exactly the invariants of DESIGN §4/§6.
+    /// Every sequence of up to 4 events on a 0…1200 ms grid: exactly the invariants of docs/design.md §4/§6.
     @Test func exhaustiveInvariants() {
         let grid: [Int64] = [0, 40, 90, 300, 700, 1100, 1200]
         var sequences: [[Int64]] = [[]]

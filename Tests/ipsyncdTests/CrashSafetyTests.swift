@@ -4,7 +4,7 @@ import TestSupport
 
 @Suite("CrashSafety: kill -9 during applies")
 struct CrashSafetyTests {
-    /// DESIGN §6.9, measured: at least 50 times, start the daemon, let it converge, recreate
+    /// docs/design.md §6.9, measured: at least 50 times, start the daemon, let it converge, recreate
     /// api-gateway and SIGKILL the daemon 0–150 ms later. The live file must always pass `nginx -t`
     /// and be the old or the new bytes, never partial; the next daemon must converge (the intent note
     /// makes it reload a swap whose reload never happened).

@@ -146,7 +146,7 @@ final class Flowmaster: @unchecked Sendable {
     }
 }
 
-/// The resync line of DESIGN §8, whatever its outcome.
+/// The resync line of docs/design.md §8, whatever its outcome.
 func isResyncLine(_ line: String) -> Bool {
     line.contains("resync:") || line.contains("resync failed") || line.contains("resync (dry run)")
 }

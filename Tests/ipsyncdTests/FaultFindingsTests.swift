@@ -7,7 +7,7 @@ import Glibc
 /// What the fault matrix found (docs/reliability.md, "Findings"): these fail until the sources are fixed.
 @Suite("FaultMatrix: findings")
 struct FaultFindingsTests {
-    /// DESIGN §6.8: leftovers are removed at start-up. A one-shot `sync` is a start-up too: run from
+    /// docs/design.md §6.8: leftovers are removed at start-up. A one-shot `sync` is a start-up too: run from
     /// cron after crashes, it must not let staged files pile up.
     @Test("a sync removes the staged files a killed sync left")
     func syncRemovesLeftovers() async throws {

@@ -57,7 +57,7 @@ let fixedClock: @Sendable () -> timespec = { timespec(tv_sec: 1_795_768_654, tv_
         #expect(formatTimestamp(timespec(tv_sec: 0, tv_nsec: 5_000_000)) == "1970-01-01T00:00:00.005Z")
     }
 
-    // MARK: one line per resync (DESIGN §8)
+    // MARK: one line per resync (docs/design.md §8)
 
     func logged(_ line: ResyncLine) throws -> [String: Any] {
         let lines = LineCollector()

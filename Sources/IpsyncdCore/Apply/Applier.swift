@@ -1,7 +1,7 @@
 import Glibc
 public import Logging
 
-/// DESIGN §6: the only code that writes the site file or runs the check and reload commands.
+/// docs/design.md §6: the only code that writes the site file or runs the check and reload commands.
 ///
 /// Crash safety by construction: the live file changes only by `rename` of a complete, fsynced
 /// file (after a crash it holds the old bytes or the new ones, never a mix), and the intent note
@@ -17,7 +17,7 @@ public struct Applier: Sendable {
         self.logger = logger
     }
 
-    /// DESIGN §6 steps 2–9 for bytes the caller has already computed from `expected` (step 1, stopping
+    /// docs/design.md §6 steps 2–9 for bytes the caller has already computed from `expected` (step 1, stopping
     /// when nothing changes, is the caller's). Throws `.siteChanged` when the file no longer holds
     /// `expected` once the lock is held: recompute and call again.
     public func apply(candidate: [UInt8], expected: [UInt8]) async throws(ApplyError) -> ApplyReport {

@@ -1,4 +1,4 @@
-/// Where the applier works and which commands it runs (DESIGN §4 keys `site`, `nginx_conf`,
+/// Where the applier works and which commands it runs (docs/design.md §4 keys `site`, `nginx_conf`,
 /// `check_command`, `reload_command`, `command_timeout`, `state_dir`).
 public struct ApplyOptions: Sendable {
     /// May be a symlink (sites-enabled → sites-available): it stays one; its target is rewritten.
@@ -16,12 +16,13 @@ public struct ApplyOptions: Sendable {
     /// nginx's master pid file; nil → the main config's `pid` directive, else /run/nginx.pid.
     public var pidFile: String?
 
-    public init(sitePath: String = "/etc/nginx/sites-enabled/flowmaster",
-                nginxConf: String = "/etc/nginx/nginx.conf",
-                checkCommand: String = "nginx -t -c {config}",
-                reloadCommand: String = "systemctl reload --job-mode=ignore-dependencies nginx",
-                commandTimeout: Duration = .seconds(30),
-                stateDir: String = "/var/lib/ipsyncd",
+    /// The defaults are the settings' defaults (`Settings()`, the values `SettingsTable` documents).
+    public init(sitePath: String = Settings().site,
+                nginxConf: String = Settings().nginxConf,
+                checkCommand: String = Settings().checkCommand,
+                reloadCommand: String = Settings().reloadCommand,
+                commandTimeout: Duration = Settings().commandTimeout,
+                stateDir: String = Settings().stateDir,
                 pidFile: String? = nil) {
         self.sitePath = sitePath
         self.nginxConf = nginxConf

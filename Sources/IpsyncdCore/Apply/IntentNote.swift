@@ -3,7 +3,7 @@ import Posix
 
 /// `stateDir/pending-reload`: written (and fsynced) before the swap, removed after the confirmed
 /// reload. While it exists, the live file may hold bytes nginx has not loaded, so the next attempt
-/// or the next start reloads (DESIGN §6 step 9).
+/// or the next start reloads (docs/design.md §6 step 9).
 struct IntentNote: Equatable {
     enum Phase: String {
         /// The new bytes passed the check (staged, or fallback after the check): reload them.

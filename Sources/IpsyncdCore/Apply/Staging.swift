@@ -1,7 +1,7 @@
 import Glibc
 import NginxConf
 
-/// Builds the staged main config (DESIGN §6 step 4): a copy of the main config in which every
+/// Builds the staged main config (docs/design.md §6 step 4): a copy of the main config in which every
 /// `include` that loads the site file loads the candidate instead. A glob include becomes the
 /// explicit list of files it matched, in nginx's order, with the candidate in the site's place.
 ///

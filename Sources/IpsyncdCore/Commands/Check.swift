@@ -61,7 +61,7 @@ extension Commands {
                 let addresses = Array(Set(targets.map(\.address))).sorted()
                 var text = "\(targets.count) target\(targets.count == 1 ? "" : "s") (\(addresses.joined(separator: ", "))) for \(route.service)"
                 if let snapshot {
-                    switch ServiceAddress.resolve(route, in: snapshot) {
+                    switch ServiceAddress.resolve(route, in: snapshot, serviceCIDRs: settings.serviceCIDRs) {
                     case .success(let live):
                         let same = addresses.allSatisfy { Reconciler.sameAddress($0, live) }
                         text += same ? ", in sync with \(live)" : ", live address \(live): run ipsyncd sync"
@@ -93,7 +93,7 @@ extension Commands {
 
         if let snapshot {
             let plan = Reconciler.plan(snapshot: snapshot, routes: settings.routes, site: site, sitePath: settings.site,
-                                       template: nil)
+                                       template: nil, serviceCIDRs: settings.serviceCIDRs)
             for warning in plan.warnings { report.warn("stray target", warning) }
         }
         return report.output

@@ -2,7 +2,7 @@ import K8sWatch
 import Logging
 
 extension Settings {
-    /// The Services as these settings say (kubeconfig search order of DESIGN §4). The daemon fails its start
+    /// The Services as these settings say (kubeconfig search order of docs/design.md §4). The daemon fails its start
     /// with the error; the one-shot commands report it as an unreadable API (`UnusableSource`).
     func kubernetesSource(environment: [String: String]) throws(K8sError) -> KubernetesSource {
         try KubernetesSource.load(kubeconfig: kubeconfig, context: context, environment: environment,

@@ -20,7 +20,7 @@ extension Commands {
         var values: [String: TemplateValue] = [:]
         var missing: [String] = []
         for route in settings.routes where values[route.service] == nil {
-            switch ServiceAddress.resolve(route, in: snapshot) {
+            switch ServiceAddress.resolve(route, in: snapshot, serviceCIDRs: settings.serviceCIDRs) {
             case .success(let address): values[route.service] = TemplateValue(ip: address.ip, port: address.port)
             case .failure(let why): missing.append(why.message)
             }

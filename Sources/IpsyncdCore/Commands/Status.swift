@@ -11,7 +11,7 @@ extension Commands {
         }
         let plan: Plan
         switch Resyncer.readAndPlan(snapshot: snapshot, routes: settings.routes, sitePath: settings.site,
-                                    templatePath: settings.template) {
+                                    templatePath: settings.template, serviceCIDRs: settings.serviceCIDRs) {
         case .success(let made): plan = made
         case .failure(let problem): return .failure(problem.message)
         }

@@ -22,8 +22,11 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    /// Whether a flag, not the config file, is wrong (a usage error rather than a configuration error).
-    public var isCommandLine: Bool { source == "command line" }
+    /// A bad flag value: the command line is wrong (exit 64, EX_USAGE), not the config file.
+    public var isUsageError: Bool { source == Self.commandLine }
+
+    /// The `source` of an error in a flag.
+    public static let commandLine = "command line"
 
     public var description: String {
         var text = source

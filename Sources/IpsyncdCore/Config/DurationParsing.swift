@@ -2,15 +2,21 @@
 enum DurationText {
     static let allowed = "a number with ms, s, m or h, such as 50ms, 1s, 5m or 1m30s"
 
-    static func parse(_ text: String) -> Duration? {
-        if text == "0" { return .zero }
+    enum Problem: Error { case notADuration, tooLarge }
+
+    static func parse(_ text: String) -> Duration? { try? check(text).get() }
+
+    /// The duration, or why not: a text of the right shape but beyond thirty years is "too large", not a typo.
+    static func check(_ text: String) -> Result<Duration, Problem> {
+        if text == "0" { return .success(.zero) }
         var total: Duration = .zero
         var rest = Substring(text)
-        guard !rest.isEmpty else { return nil }
+        guard !rest.isEmpty else { return .failure(.notADuration) }
+        var tooLarge = false
         while !rest.isEmpty {
             let digits = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
             guard !digits.isEmpty, digits.filter({ $0 == "." }).count <= 1,
-                  digits.first != ".", digits.last != ".", let value = Double(digits) else { return nil }
+                  digits.first != ".", digits.last != ".", let value = Double(digits) else { return .failure(.notADuration) }
             rest = rest.dropFirst(digits.count)
             let unit = rest.prefix { $0.isASCII && $0.isLetter }
             rest = rest.dropFirst(unit.count)
@@ -20,12 +26,12 @@ enum DurationText {
             case "s": millis = value * 1_000
             case "m": millis = value * 60_000
             case "h": millis = value * 3_600_000
-            default: return nil
+            default: return .failure(.notADuration)
             }
-            guard millis < 1e12 else { return nil }   // beyond thirty years is a typo
+            if millis >= 1e12 || tooLarge { tooLarge = true; continue }   // beyond thirty years
             total += .microseconds(Int64((millis * 1_000).rounded()))
         }
-        return total
+        return tooLarge ? .failure(.tooLarge) : .success(total)
     }
 
     /// The shortest text that parses back to `duration` (whole milliseconds), for `--help` and status.

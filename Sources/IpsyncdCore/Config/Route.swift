@@ -30,7 +30,7 @@ public enum PortRef: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Route {
-    /// The flowmaster setup (DESIGN §4).
+    /// The flowmaster setup (docs/design.md §4).
     public static let defaults: [Route] = [
         Route(location: "/", service: "frontend-nextjs"),
         Route(location: "/api/", service: "api-gateway"),

@@ -1,7 +1,7 @@
 public import Logging
 import Posix
 
-/// Every option of DESIGN §4, resolved: a flag wins over the config file, the file over the default.
+/// Every option of docs/design.md §4, resolved: a flag wins over the config file, the file over the default.
 public struct Settings: Sendable {
     public var kubeconfig: String?
     public var context: String?
@@ -24,6 +24,8 @@ public struct Settings: Sendable {
     public var commandTimeout: Duration = .seconds(30)
     public var stateDir = "/var/lib/ipsyncd"
     public var metricsFile: String?
+    /// Refuse ClusterIPs outside these blocks; empty: no limit.
+    public var serviceCIDRs: [ServiceCIDR] = []
 
     /// The config file that was read, nil when none was.
     public internal(set) var configFile: String?
@@ -61,51 +63,23 @@ public struct Settings: Sendable {
                                       ? "cannot read the config file (\(error.reason)); check its permissions"
                                       : "the config file does not exist; create it or leave out --config to use the built-in defaults")
             }
-            try settings.apply(SettingsFileParser.parse(yaml: text, source: path))
+            settings.apply(try SettingsFileParser.parse(yaml: text, source: path))
             settings.configFile = path
         }
-        try settings.apply(overrides.layer())
+        settings.apply(try overrides.layer())
         return settings
     }
 
-    mutating func apply(_ layer: SettingsLayer) throws(ConfigError) {
-        if let value = layer.kubeconfig { kubeconfig = value }
-        if let value = layer.context { context = value }
-        if let value = layer.namespace { namespace = value }
-        if let value = layer.site { site = value }
-        if let value = layer.nginxConf { nginxConf = value }
-        if let value = layer.routes { routes = value }
-        if let value = layer.template { template = value }
-        if let value = layer.checkCommand { checkCommand = value }
-        if let value = layer.reloadCommand { reloadCommand = value }
-        if let value = layer.settle { settle = value }
-        if let value = layer.minReloadInterval { minReloadInterval = value }
-        if let value = layer.resyncInterval { resyncInterval = value }
-        if let value = layer.logFormat { logFormat = value }
-        if let value = layer.logLevel { logLevel = value }
-        if let value = layer.commandTimeout { commandTimeout = value }
-        if let value = layer.stateDir { stateDir = value }
-        if let value = layer.metricsFile { metricsFile = value }
+    mutating func apply(_ layer: SettingsLayer) {
+        for (_, update) in layer.updates { update(&self) }
     }
 }
 
-/// One source of values (the config file or the flags), already checked; nil means "not given".
+/// One source of values (the config file or the flags), already checked: an update per key given.
 struct SettingsLayer {
-    var kubeconfig: String?
-    var context: String?
-    var namespace: String?
-    var site: String?
-    var nginxConf: String?
-    var routes: [Route]?
-    var template: String?
-    var checkCommand: String?
-    var reloadCommand: String?
-    var settle: Duration?
-    var minReloadInterval: Duration?
-    var resyncInterval: Duration?
-    var logFormat: LogFormat?
-    var logLevel: Logger.Level?
-    var commandTimeout: Duration?
-    var stateDir: String?
-    var metricsFile: String?
+    private(set) var updates: [(key: String, update: SettingSpec.Update)] = []
+
+    mutating func add(_ key: String, _ update: @escaping SettingSpec.Update) { updates.append((key, update)) }
+
+    func has(_ key: String) -> Bool { updates.contains { $0.key == key } }
 }

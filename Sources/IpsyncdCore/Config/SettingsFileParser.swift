@@ -1,53 +1,38 @@
 import Yams
 
-/// The YAML config file (DESIGN §4 keys) → a checked layer of values.
+/// The YAML config file (the keys of `SettingsTable`) → a checked layer of values.
 enum SettingsFileParser {
-    static let keys = ["kubeconfig", "context", "namespace", "site", "nginx_conf", "routes", "template",
-                       "check_command", "reload_command", "settle", "min_reload_interval", "resync_interval",
-                       "log_format", "log_level", "command_timeout", "state_dir", "metrics_file"]
-
     static func parse(yaml: String, source: String) throws(ConfigError) -> SettingsLayer {
         let root: Node?
-        do { root = try Yams.compose(yaml: yaml) } catch {
+        do { root = try Yams.compose(yaml: yaml) } catch YamlError.duplicatedKeysInMapping(let keys, let context) {
+            throw DuplicateKeys.error(yaml: yaml, source: source, key: keys.sorted().first ?? "", first: context.mark)
+        } catch {
             throw ConfigError(code: .invalidYAML, source: source,
                               message: "is not valid YAML: \(error)")
         }
         var layer = SettingsLayer()
         guard let root, !isNull(root) else { return layer }   // an empty file: all defaults
+        let known = "known keys: " + SettingsTable.keys.joined(separator: ", ")
         guard case .mapping(let mapping) = root else {
             throw ConfigError(code: .notAMapping, source: source, line: root.mark?.line ?? 0,
-                              message: "must be a mapping of keys such as `namespace: flowmaster`; known keys: "
-                                  + keys.joined(separator: ", "))
+                              message: "must be a mapping of keys such as `namespace: flowmaster`; " + known)
         }
         let reader = NodeReader(source: source)
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? ""
             let line = keyNode.mark?.line ?? 0
-            if isNull(value), ["kubeconfig", "context", "template", "metrics_file"].contains(key) { continue }
-            switch key {
-            case "kubeconfig": layer.kubeconfig = try reader.text(value, key)
-            case "context": layer.context = try reader.text(value, key)
-            case "namespace":
-                layer.namespace = try SettingValues.namespace(reader.text(value, key), source: source, key: key, line: line)
-            case "site": layer.site = try reader.text(value, key)
-            case "nginx_conf": layer.nginxConf = try reader.text(value, key)
-            case "routes": layer.routes = try reader.routes(value)
-            case "template": layer.template = try reader.text(value, key)
-            case "check_command": layer.checkCommand = try reader.text(value, key)
-            case "reload_command": layer.reloadCommand = try reader.text(value, key)
-            case "settle": layer.settle = try reader.duration(value, key, allowZero: true)
-            case "min_reload_interval": layer.minReloadInterval = try reader.duration(value, key, allowZero: true)
-            case "resync_interval": layer.resyncInterval = try reader.duration(value, key, allowZero: false)
-            case "command_timeout": layer.commandTimeout = try reader.duration(value, key, allowZero: false)
-            case "log_format":
-                layer.logFormat = try SettingValues.logFormat(reader.text(value, key), source: source, key: key, line: line)
-            case "log_level":
-                layer.logLevel = try SettingValues.logLevel(reader.text(value, key), source: source, key: key, line: line)
-            case "state_dir": layer.stateDir = try reader.text(value, key)
-            case "metrics_file": layer.metricsFile = try reader.text(value, key)
-            default:
-                throw ConfigError(code: .unknownKey, source: source, key: key, line: line,
-                                  message: "unknown key; known keys: " + keys.joined(separator: ", "))
+            guard let spec = SettingsTable.spec(key) else {
+                throw ConfigError(code: .unknownKey, source: source, key: key, line: line, message: "unknown key; " + known)
+            }
+            if isNull(value), spec.nullable { continue }
+            if let parse = spec.parse {
+                if spec.range != nil { try reader.requireUnit(value, key) }
+                let place = SettingSpec.Place(source: source, key: key, line: line)
+                let text = spec.acceptsList ? try reader.list(value, key) : try reader.text(value, key)
+                layer.add(key, try parse(text, place))
+            } else {
+                let routes = try reader.routes(value)
+                layer.add(key) { $0.routes = routes }
             }
         }
         return layer
@@ -56,6 +41,57 @@ enum SettingsFileParser {
     static func isNull(_ node: Node) -> Bool {
         if case .scalar = node, node.null != nil { return true }
         return false
+    }
+}
+
+/// A key given twice in one mapping. Yams reports where the key is first; the error points at the second
+/// occurrence, the one an operator just added: the first is hidden under a placeholder of the same width
+/// and the text composed again, so the key's own mark is the second one (flow and block style alike).
+private enum DuplicateKeys {
+    static func error(yaml: String, source: String, key: String, first: Mark) -> ConfigError {
+        let second = secondMark(yaml: yaml, key: key, first: first) ?? first
+        return ConfigError(code: .invalidYAML, source: source, key: key, line: second.line,
+                           message: "duplicate key at line \(second.line), column \(second.column); it is already set at line "
+                               + "\(first.line), column \(first.column): keep one")
+    }
+
+    private static let placeholder: Unicode.Scalar = "\u{2603}"
+
+    static func secondMark(yaml: String, key: String, first: Mark) -> Mark? {
+        var lines = yaml.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0.unicodeScalars) }
+        guard first.line >= 1, first.line <= lines.count else { return nil }
+        var start = first.column - 1
+        let line = lines[first.line - 1]
+        if start < line.count, line[start] == "\"" || line[start] == "'" { start += 1 }
+        let keyScalars = Array(key.unicodeScalars)
+        guard !keyScalars.isEmpty, start + keyScalars.count <= line.count,
+              Array(line[start..<start + keyScalars.count]) == keyScalars else { return nil }
+        for index in start..<start + keyScalars.count { lines[first.line - 1][index] = placeholder }
+        let hidden = lines.map { String(String.UnicodeScalarView($0)) }.joined(separator: "\n")
+        do {
+            return find(key, besides: String(repeating: Character(placeholder), count: keyScalars.count),
+                        in: try Yams.compose(yaml: hidden))
+        } catch YamlError.duplicatedKeysInMapping(let keys, let context) where keys.contains(key) {
+            return context.mark   // a third occurrence: the second is now the first Yams reports
+        } catch {
+            return nil
+        }
+    }
+
+    /// The mark of `key` in the mapping that also holds the placeholder.
+    private static func find(_ key: String, besides hidden: String, in node: Node?) -> Mark? {
+        switch node {
+        case .mapping(let mapping)?:
+            let keys = mapping.map(\.key)
+            if keys.contains(where: { $0.string == hidden }), let match = keys.first(where: { $0.string == key }) {
+                return match.mark
+            }
+            return mapping.lazy.compactMap { find(key, besides: hidden, in: $0.value) }.first
+        case .sequence(let sequence)?:
+            return sequence.lazy.compactMap { find(key, besides: hidden, in: $0) }.first
+        default:
+            return nil
+        }
     }
 }
 
@@ -68,21 +104,27 @@ private struct NodeReader {
             throw ConfigError(code: .wrongType, source: source, key: key, line: node.mark?.line ?? 0,
                               message: "expected a single value (text), found \(kind(node))")
         }
-        guard !scalar.string.isEmpty else {
-            throw ConfigError(code: .badValue, source: source, key: key, line: node.mark?.line ?? 0,
-                              message: "must not be empty")
-        }
-        return scalar.string
+        return try SettingValues.text(scalar.string, .init(source: source, key: key, line: node.mark?.line ?? 0))
     }
 
-    func duration(_ node: Node, _ key: String, allowZero: Bool) throws(ConfigError) -> Duration {
-        let line = node.mark?.line ?? 0
-        // A bare number has no unit: 5 could be seconds or minutes, so it is refused unless it is 0.
+    /// A list of texts (or one text) as the comma-separated text a flag would give.
+    func list(_ node: Node, _ key: String) throws(ConfigError) -> String {
+        guard case .sequence(let sequence) = node else { return try text(node, key) }
+        guard !sequence.isEmpty else {
+            throw ConfigError(code: .badValue, source: source, key: key, line: node.mark?.line ?? 0,
+                              message: "the list is empty; give at least one value or leave the key out")
+        }
+        var items: [String] = []
+        for item in sequence { items.append(try text(item, key)) }
+        return items.joined(separator: ",")
+    }
+
+    /// A bare number has no unit: 5 could be seconds or minutes, so it is refused unless it is 0.
+    func requireUnit(_ node: Node, _ key: String) throws(ConfigError) {
         if case .scalar(let scalar) = node, node.int != nil || node.float != nil, scalar.string != "0" {
-            throw ConfigError(code: .wrongType, source: source, key: key, line: line,
+            throw ConfigError(code: .wrongType, source: source, key: key, line: node.mark?.line ?? 0,
                               message: "\(scalar.string) has no unit; use \(DurationText.allowed)")
         }
-        return try SettingValues.duration(text(node, key), allowZero: allowZero, source: source, key: key, line: line)
     }
 
     func routes(_ node: Node) throws(ConfigError) -> [Route] {

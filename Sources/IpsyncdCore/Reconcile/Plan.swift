@@ -8,7 +8,7 @@ public struct Plan: Sendable {
     public var outcomes: [RouteOutcome]
     /// Routes that could not be synced (the others still are), and `failure` when there is one.
     public var errors: [String]
-    /// Not errors, but will bite: a proxy_pass outside the routes pointing at a routed Service (DESIGN §5).
+    /// Not errors, but will bite: a proxy_pass outside the routes pointing at a routed Service (docs/design.md §5).
     public var warnings: [String]
     /// The whole plan could not be made (site file not parsable, template error, a Service that a template
     /// needs has no address): newBytes == oldBytes, nothing is to be written.

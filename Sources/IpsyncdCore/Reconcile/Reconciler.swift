@@ -4,8 +4,9 @@ import NginxConf
 /// snapshot × routes × site bytes (or a template) → plan. Pure: never touches files, processes or the network.
 public enum Reconciler {
     public static func plan(snapshot: ServiceSnapshot, routes: [Route], site: [UInt8], sitePath: String,
-                            template: [UInt8]?, templatePath: String = "template") -> Plan {
-        let addresses = routes.map { ServiceAddress.resolve($0, in: snapshot) }
+                            template: [UInt8]?, templatePath: String = "template",
+                            serviceCIDRs: [ServiceCIDR] = []) -> Plan {
+        let addresses = routes.map { ServiceAddress.resolve($0, in: snapshot, serviceCIDRs: serviceCIDRs) }
         var plan = Plan(sitePath: sitePath, oldBytes: site, newBytes: site, outcomes: [], errors: [], warnings: [],
                         failure: nil, diff: [])
         let parsed = Result { () throws(NginxConfError) in try ConfigFile.parse(site, path: sitePath) }
@@ -130,7 +131,7 @@ public enum Reconciler {
         }
     }
 
-    /// DESIGN §5: a proxy_pass outside the routes that points at a routed Service's old or current address.
+    /// docs/design.md §5: a proxy_pass outside the routes that points at a routed Service's old or current address.
     private static func strayWarnings(_ file: ConfigFile, routes: [Route], addresses: [Result<ServiceAddress, Problem>],
                                       outcomes: [RouteOutcome]) -> [String] {
         var owner: [String: String] = [:]   // host → service

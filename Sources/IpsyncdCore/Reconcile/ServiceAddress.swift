@@ -13,7 +13,9 @@ public struct ServiceAddress: Sendable, Hashable, CustomStringConvertible {
 
 extension ServiceAddress {
     /// The route's address from the snapshot, or why the Service has none usable (the route is then kept).
-    static func resolve(_ route: Route, in snapshot: ServiceSnapshot) -> Result<ServiceAddress, Problem> {
+    /// `serviceCIDRs` empty: any address that can be a ClusterIP; else only those inside one of the blocks.
+    static func resolve(_ route: Route, in snapshot: ServiceSnapshot,
+                        serviceCIDRs: [ServiceCIDR] = []) -> Result<ServiceAddress, Problem> {
         let name = route.service
         guard let service = snapshot.services[name] else {
             return .failure(Problem("\(name) is absent (deleted?)"))
@@ -27,6 +29,13 @@ extension ServiceAddress {
         if clusterIP == "None" { return .failure(Problem("\(name) is headless (clusterIP: None)")) }
         guard isIPLiteral(clusterIP) else {
             return .failure(Problem("\(name) has a ClusterIP that is not an IP address (\(quoted(clusterIP)))"))
+        }
+        if let why = neverAClusterIP(clusterIP) {
+            return .failure(Problem("\(name) has a ClusterIP that can never be one (\(clusterIP) is \(why))"))
+        }
+        if !serviceCIDRs.isEmpty && !serviceCIDRs.contains(where: { $0.contains(clusterIP) }) {
+            return .failure(Problem("\(name) has a ClusterIP outside service_cidr (\(clusterIP) is not in "
+                + serviceCIDRs.map(\.description).joined(separator: ", ") + ")"))
         }
         return servicePort(for: route, of: service).map { ServiceAddress(ip: clusterIP, port: $0) }
     }
@@ -50,8 +59,14 @@ extension ServiceAddress {
             found = service.ports.filter { $0.name == wanted }
             if found.isEmpty { return .failure(Problem("\(name) has no port named \(wanted) (ports: \(list.isEmpty ? "none" : list))")) }
         }
-        // The same port number for TCP and UDP is one address; different numbers under one name are not.
-        let numbers = Set(found.map(\.port))
+        // nginx proxies HTTP over TCP: a UDP or SCTP port is no target.
+        let tcp = found.filter { $0.protocolName == "TCP" }
+        if tcp.isEmpty {
+            let protocols = Set(found.map(\.protocolName)).sorted().joined(separator: "/")
+            return .failure(Problem("\(name) port \(route.port.map { "\($0)" } ?? String(found[0].port)) is \(protocols), not TCP; nginx proxies HTTP over TCP"))
+        }
+        // The same port number under one name is one address; different numbers under one name are not.
+        let numbers = Set(tcp.map(\.port))
         guard numbers.count == 1, let port = numbers.first, (1...65535).contains(port) else {
             return .failure(Problem("\(name) has an ambiguous or invalid port for \(route.port.map { "\($0)" } ?? "the route") (ports: \(list))"))
         }

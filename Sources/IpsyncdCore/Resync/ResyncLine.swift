@@ -1,6 +1,6 @@
 import Logging
 
-/// What one resync line says (DESIGN §8), independent of how the resync was done: the daemon and the one-shot
+/// What one resync line says (docs/design.md §8), independent of how the resync was done: the daemon and the one-shot
 /// `sync` fill it from a `ResyncResult`, tests fill it by hand.
 struct ResyncLine: Sendable, Equatable {
     struct Change: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import Logging
 
-/// DESIGN §8: one line per resync that says what happened, with its priority by outcome and the fields
+/// docs/design.md §8: one line per resync that says what happened, with its priority by outcome and the fields
 /// IPSYNCD_ROUTE / IPSYNCD_SERVICE / IPSYNCD_OLD / IPSYNCD_NEW (one value per changed or kept route).
 /// `retryIn`: when a failed resync will be tried again. `checkCommand` names the check in a failure
 /// (`nginx -t: …`).

@@ -2,13 +2,15 @@ public import K8sWatch
 public import Logging
 import Posix
 
-/// One resync (DESIGN §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.
+/// One resync (docs/design.md §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.
 public struct Resyncer: Sendable {
     public var routes: [Route]
     public var sitePath: String
     /// Template mode when set: the template is read at every resync (an edit takes effect at the next one).
     public var templatePath: String?
     public var applier: Applier
+    /// The `service_cidr` setting: addresses outside are refused (empty: no limit).
+    public var serviceCIDRs: [ServiceCIDR] = []
 
     public init(routes: [Route], sitePath: String, templatePath: String?, applier: Applier) {
         self.routes = routes
@@ -20,6 +22,7 @@ public struct Resyncer: Sendable {
     public init(settings: Settings, logger: Logger) {
         self.init(routes: settings.routes, sitePath: settings.site, templatePath: settings.template,
                   applier: Applier(options: ApplyOptions(settings: settings), logger: logger))
+        serviceCIDRs = settings.serviceCIDRs
     }
 
     /// With `dryRun` the result carries the diff; no file is written and no command is run.
@@ -84,12 +87,13 @@ public struct Resyncer: Sendable {
     }
 
     private func makePlan(snapshot: ServiceSnapshot) -> Result<Plan, Problem> {
-        Self.readAndPlan(snapshot: snapshot, routes: routes, sitePath: sitePath, templatePath: templatePath)
+        Self.readAndPlan(snapshot: snapshot, routes: routes, sitePath: sitePath, templatePath: templatePath,
+                         serviceCIDRs: serviceCIDRs)
     }
 
     /// Reads the site (and the template) and plans; nothing is written. Also `status`'s input.
     static func readAndPlan(snapshot: ServiceSnapshot, routes: [Route], sitePath: String,
-                            templatePath: String?) -> Result<Plan, Problem> {
+                            templatePath: String?, serviceCIDRs: [ServiceCIDR] = []) -> Result<Plan, Problem> {
         let site: [UInt8]
         do { site = try Posix.read(sitePath) } catch {
             return .failure(Problem(error.pathExists
@@ -103,7 +107,8 @@ public struct Resyncer: Sendable {
             }
         }
         return .success(Reconciler.plan(snapshot: snapshot, routes: routes, site: site, sitePath: sitePath,
-                                        template: template, templatePath: templatePath ?? "template"))
+                                        template: template, templatePath: templatePath ?? "template",
+                                        serviceCIDRs: serviceCIDRs))
     }
 }
 

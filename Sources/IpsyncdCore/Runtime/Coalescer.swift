@@ -1,4 +1,4 @@
-/// DESIGN §4 and §6 timing, pure: events go in with their instants, "resync at T" comes out. A burst resyncs
+/// docs/design.md §4 and §6 timing, pure: events go in with their instants, "resync at T" comes out. A burst resyncs
 /// `settle` after its last event, but at the latest `maxDelay` after its first (a stream that never goes quiet
 /// is still applied); and a resync that may reload waits until `minReloadInterval` after the last reload.
 struct Coalescer<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {

@@ -2,7 +2,7 @@ import Logging
 
 import Glibc
 
-/// `log_format` (DESIGN §4): `auto` is `journal` under systemd (stderr is the journal stream), else `text`.
+/// `log_format` (docs/design.md §4): `auto` is `journal` under systemd (stderr is the journal stream), else `text`.
 public enum LogFormat: String, Sendable, CaseIterable {
     case auto, journal, text, json
 }

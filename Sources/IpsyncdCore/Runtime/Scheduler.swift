@@ -1,6 +1,6 @@
 import K8sWatch
 
-/// The daemon's decisions, pure (DESIGN §6 timing): events go in with their instant, actions come out, and
+/// The daemon's decisions, pure (docs/design.md §6 timing): events go in with their instant, actions come out, and
 /// `nextWake` says when to call again. It owns the coalescer, the backoff after a failed check or reload,
 /// the periodic full resync, the watchdog pings and the stop with its grace. It touches no clock, file,
 /// process or network: `Daemon` runs it and carries its actions out.

@@ -1,6 +1,6 @@
 public import Logging
 
-/// Where the routed Services come from (DESIGN §4): a watch for the daemon, one LIST for the one-shot
+/// Where the routed Services come from (docs/design.md §4): a watch for the daemon, one LIST for the one-shot
 /// commands, and the access probe for `check`. `KubernetesSource` is the real one; tests script another.
 public protocol ServiceSource: Sendable {
     /// For messages: "kubeconfig /etc/rancher/k3s/k3s.yaml (context default) → https://127.0.0.1:6443".
@@ -38,7 +38,7 @@ public struct KubernetesSource: ServiceSource {
         client = APIClient(credentials: credentials)
     }
 
-    /// The one place the kubeconfig is found and loaded (the search order of DESIGN §4); its failure is
+    /// The one place the kubeconfig is found and loaded (the search order of docs/design.md §4); its failure is
     /// the caller's to surface.
     public static func load(kubeconfig: String?, context: String?, environment: [String: String],
                             namespace: String, names: Set<String>) throws(K8sError) -> KubernetesSource {
