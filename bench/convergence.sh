@@ -2,10 +2,13 @@
 # Figures for "Convergence and footprint" in docs/benchmarks.md: Service recreate → first request
 # through a real nginx answered by the new backend, for ipsyncd, the floor (the same edit made
 # directly), a kubectl --watch + sed loop and a polling job; then requests under steady load across
-# recreates, with the old backend kept up and killed. Prints Markdown.
+# recreates, with the old backend kept up and killed. Prints Markdown, with the load average of each phase.
+# The convergence poller opens a new connection for every request (every 2 ms), so it sees the first
+# answer of nginx's new workers; the load test keeps persistent connections, as real clients do.
 # Usage: bench/convergence.sh   (env: COUNT=40 recreates, SETTLE=50ms, LOAD_COUNT=20, RATE=250 req/s,
 #                                PHASES="floor ipsyncd load kubectl polljob" (add cron: a real once-a-minute
-#                                job, CRON_COUNT=3 recreates), IPSYNCD=path to a built binary)
+#                                job, CRON_COUNT=3 recreates), IPSYNCD=path to a built binary,
+#                                POLLER=fresh|persistent, POLL_MS=2)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 count=${COUNT:-40}
@@ -20,7 +23,10 @@ echo "$(machine) at the start"
 start_apiserver
 create_routed_services 127.0.0.21
 start_nginx
-converge() { python3 "$lib/converge.py" --control "$control" --nginx "127.0.0.1:$nginx_port" "$@"; }
+converge() {
+    python3 "$lib/converge.py" --control "$control" --nginx "127.0.0.1:$nginx_port" \
+        --poller "${POLLER:-fresh}" --poll-ms "${POLL_MS:-2}" "$@"
+}
 out="$work/results"
 mkdir -p "$out"
 

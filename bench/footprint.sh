@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Figures for "Convergence and footprint" in docs/benchmarks.md: ipsyncd's resident memory after
-# simulated churn and its CPU time over idle seconds, beside `kubectl get svc --watch` doing the
-# same watch of the same namespace at the same time.
+# Figures for "Convergence and footprint" in docs/benchmarks.md: ipsyncd's resident memory (VmRSS) and
+# its peak (VmHWM) after simulated churn and its CPU time over idle seconds, beside `kubectl get svc --watch`
+# doing the same watch of the same namespace at the same time. Ends with the peak gate: VmHWM over the
+# daemon's whole life against the goal (16 MB with the three routed Services), PASS or FAIL.
 # Usage: bench/footprint.sh   (env: CHURN=600 seconds of churn, IDLE=60 seconds idle, IPSYNCD=binary)
 # Churn: one routed Service recreated with a new ClusterIP every 2 s (each one a check and a nginx
 # reload), and 10 updates/s of 50 unrelated Services.
@@ -52,4 +53,5 @@ awk '/^[0-9a-f]+-/ { lib = $6 ? $6 : "[anonymous]" } /^Rss:/ { rss[lib] += $2 } 
 awk -v a="$cpu1_d" -v b="$cpu2_d" -v c="$cpu1_k" -v d="$cpu2_k" -v s="$idle" \
     'BEGIN { printf "idle CPU (utime+stime) over %d s: ipsyncd %.2f s, kubectl %.2f s (clock tick 0.01 s)\n", s, b - a, d - c }'
 grep -c . "$work/ipsyncd.log" | xargs echo "ipsyncd log lines:"
+peak_gate "3 routed Services and 50 others, start-up and ${churn} s of churn included" "$ipsyncd_pid" "$peak_goal_routed"
 echo "load average at the end: $(loadavg)"

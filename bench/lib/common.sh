@@ -120,9 +120,26 @@ cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 # memory PID: where the resident memory is (anonymous: the heap; file: mapped binaries and libraries,
-# shared with other processes; Pss: this process's proportional share of everything).
+# shared with other processes; Pss: this process's proportional share of everything), beside the peak
+# (VmHWM: what a host must provision, what MemoryMax= and the OOM killer see).
 memory() {
-    echo "VmRSS $(mib "$(rss_kib "$1")") = RssAnon $(mib "$(awk '/^RssAnon:/ { print $2 }' "/proc/$1/status")")" \
+    echo "VmRSS $(mib "$(rss_kib "$1")") (peak VmHWM $(mib "$(hwm_kib "$1")")) = RssAnon $(mib "$(awk '/^RssAnon:/ { print $2 }' "/proc/$1/status")")" \
          "+ RssFile $(mib "$(awk '/^RssFile:/ { print $2 }' "/proc/$1/status")"), Pss $(mib "$(awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup")")"
 }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+# The goals for the peak (issue 11), in bytes (MB = 10^6 bytes): VmHWM over the daemon's whole life,
+# start-up included, with the three routed Services, and with 5,000 Services in the namespace.
+peak_goal_routed=16000000
+peak_goal_5000=24000000
+# peak_gate LABEL PID GOAL_BYTES: PASS or FAIL of the process's VmHWM against the goal (a benchmark's
+# verdict, printed; the script's exit status does not depend on it).
+peak_gate() {
+    awk -v label="$1" -v k="$(hwm_kib "$2")" -v goal="$3" 'BEGIN {
+        b = k * 1024
+        printf "peak gate (%s): VmHWM %.1f MiB = %.1f MB against the goal %.0f MB: %s", label, k / 1024, b / 1e6, goal / 1e6,
+            b <= goal ? "PASS" : "FAIL"
+        if (b <= goal) printf " (%.1f MB under it)\n", (goal - b) / 1e6
+        else printf " (missed by %.1f MB, %.0f %%)\n", (b - goal) / 1e6, 100 * (b - goal) / goal
+    }'
+}

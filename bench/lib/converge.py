@@ -13,7 +13,12 @@ through nginx is answered by the backend at the new address. Backends at 127.0.0
           and the reload command, as a person or a script would with no watch at all (the API
           server is updated afterwards, outside the timed span, to stay consistent).
 
-A poller with one persistent connection asks nginx every 1 ms from the trigger on. In api mode the
+A poller asks nginx every 2 ms (--poll-ms) from the trigger on, each time over a new connection
+(HTTP/1.0, so nginx closes it after the answer): a new connection is accepted by whichever worker
+serves at that moment, so the time measured is when nginx first serves the new address. A persistent
+connection would stay with an old worker until that worker finishes its requests and exits after
+the reload, and add the old worker's shutdown to every figure (--poller persistent keeps that
+method, for comparison). In api mode the
 time counts from the moment the API server handed the new Service's ADDED event to the open watches
 (its `emittedAtNs`; `fromRequest` counts from before the control request); in direct mode from
 before the write. --load RATE adds
@@ -26,6 +31,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -107,6 +113,36 @@ class Client:
         self.conn = None
 
 
+class FreshClient:
+    """A new TCP connection and an HTTP/1.0 request for every poll: the answer comes from a worker
+    that accepts connections at that moment, never from an old worker that is shutting down."""
+
+    def __init__(self, host, port):
+        self.host, self.port, self.retried = host, port, 0
+
+    def get(self, path="/api/bench"):
+        try:
+            with socket.create_connection((self.host, self.port), timeout=5) as s:
+                s.sendall(b"GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path.encode(), self.host.encode()))
+                chunks = []
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        except OSError as e:
+            return None, type(e).__name__
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        try:
+            status = int(head.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            return None, "bad answer"
+        return status, body.decode(errors="replace").strip()
+
+    def close(self):
+        pass
+
+
 class Load:
     """Steady traffic at `rate` requests/s over `threads` persistent connections; keeps every failure."""
 
@@ -160,15 +196,27 @@ def current_ip(control):
     sys.exit("converge: no Service api-gateway")
 
 
-def wait_for(poller, name, timeout):
-    """Polls every 1 ms until `name` answers; returns the time of that answer, or None."""
+def wait_for(poller, name, timeout, period=0.002):
+    """Asks every `period` seconds (from the start of one request to the next) until `name` answers;
+    returns the time of that answer, or None."""
     deadline = now() + timeout
+    next_at = now()
     while now() < deadline:
         status, body = poller.get()
         if status == 200 and body == name:
             return now()
-        time.sleep(0.001)
+        next_at += period
+        delay = next_at - now()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            next_at = now()
     return None
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def run(cmd):
@@ -205,6 +253,9 @@ def main():
     p.add_argument("--pause-random", type=float, default=0,
                    help="plus a uniformly random 0..this many seconds (so that a periodic job is met at random)")
     p.add_argument("--timeout", type=float, default=10)
+    p.add_argument("--poller", choices=["fresh", "persistent"], default="fresh",
+                   help="a new HTTP/1.0 connection per poll (default), or one persistent HTTP/1.1 connection")
+    p.add_argument("--poll-ms", type=float, default=2, help="poll period in ms")
     p.add_argument("--site")
     p.add_argument("--check-cmd")
     p.add_argument("--reload-cmd")
@@ -214,7 +265,9 @@ def main():
     backends = {name: Backend(name) for name in BACKENDS}
     for b in backends.values():
         b.start()
-    poller = Client(host, int(port))
+    poller = FreshClient(host, int(port)) if args.poller == "fresh" else Client(host, int(port))
+    period = args.poll_ms / 1000
+    load_start = loadavg()
     ip = current_ip(args.control)
     if wait_for(poller, NAME_OF[ip], 15) is None:
         sys.exit("converge: nginx does not reach api-gateway's backend at %s" % ip)
@@ -245,7 +298,7 @@ def main():
                     hook.start()
             else:
                 direct_edit(args, old_ip, new_ip)
-            t1 = wait_for(poller, NAME_OF[new_ip], args.timeout)
+            t1 = wait_for(poller, NAME_OF[new_ip], args.timeout, period)
             if hook:
                 hook.join()
             if args.mode == "direct":
@@ -265,7 +318,8 @@ def main():
         for b in backends.values():
             b.kill()
 
-    result = {"label": args.label, "mode": args.mode, "count": len(rounds), "rounds": rounds}
+    result = {"label": args.label, "mode": args.mode, "count": len(rounds), "rounds": rounds,
+              "poller": args.poller, "pollMs": args.poll_ms, "loadavg": [load_start, loadavg()]}
     if load:
         # The failures of a round: requests sent from its trigger on until the next trigger. A request
         # sent up to IN_FLIGHT before a kill and still in flight at the kill fails because of it.

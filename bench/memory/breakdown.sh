@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where ipsyncd's resident memory goes and how often it wakes up, for "Where the memory goes" in
+# Where ipsyncd's resident memory (VmRSS, and its peak VmHWM) goes and how often it wakes up, for "Where the memory goes" in
 # docs/benchmarks.md: VmRSS / RssAnon / RssFile, threads and the largest mappings idle, after 1,000
 # watch events and after a LIST of 5,000 Services; wake-ups (context switches of all threads) and
 # CPU time over an idle minute; `kubectl get svc --watch` of the same namespace for comparison.
@@ -23,7 +23,7 @@ woken() { awk 'NR == FNR { before[$1] = $2; next } { n += $2 - before[$1] } END 
 report() { # label pid
     local pid=$2 threads
     threads=$(ls "/proc/$pid/task" | wc -l)
-    echo "$1: $(memory "$pid"), VmHWM $(mib "$(hwm_kib "$pid")"), $threads threads"
+    echo "$1: $(memory "$pid"), $threads threads"
 }
 mappings() { # pid
     awk '/^[0-9a-f]+-/ { lib = $6 ? $6 : "[anonymous]"; sub(".*/", "", lib) } /^Rss:/ { rss[lib] += $2 }

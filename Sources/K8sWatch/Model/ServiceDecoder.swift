@@ -49,7 +49,8 @@ struct ServiceDecoder: Sendable {
     /// The fast path: scan the list, decode only the watched items. nil when in doubt.
     func scannedList(_ bytes: [UInt8], names: Set<String>) -> List? {
         // Invalid UTF-8 is JSONDecoder's to reject; the scanner would carry it into the resourceVersion.
-        guard String(validating: bytes, as: UTF8.self) != nil else { return nil }
+        // Validated in place: a String of the body would be a second copy of it (3 MB for 5,000 Services).
+        guard (try? UTF8Span(validating: bytes.span)) != nil else { return nil }
         let wanted = Set(names.map { Array($0.utf8) })
         return bytes.withUnsafeBufferPointer { buffer -> List? in
             guard let scan = try? ListScanner(buffer, wanted: { wanted.contains($0) }),
