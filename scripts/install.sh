@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds ipsyncd (release, Swift standard library linked in) and installs the binary, the systemd unit and a
-# commented example config. Never overwrites an existing /etc/ipsyncd/ipsyncd.yaml.
+# Builds ipsyncd (release, Swift standard library linked in) and installs the binary, the systemd units and a
+# commented example config; never overwrites an existing /etc/ipsyncd/ipsyncd.yaml. A Debian host without Swift
+# installs the package from `make deb` instead.
 #
 #   scripts/install.sh                 build and install under /usr/local, /etc
 #   PREFIX=/usr scripts/install.sh     binary in /usr/bin (the unit's ExecStart follows)
@@ -27,10 +28,12 @@ install -m 0755 "$BINARY" "$DESTDIR$PREFIX/bin/ipsyncd"
 strip "$DESTDIR$PREFIX/bin/ipsyncd" 2>/dev/null || true
 echo "install: $DESTDIR$PREFIX/bin/ipsyncd"
 
-sed "s|/usr/local/bin/ipsyncd|$PREFIX/bin/ipsyncd|" systemd/ipsyncd.service > "$DESTDIR$UNITDIR/ipsyncd.service.tmp"
-chmod 0644 "$DESTDIR$UNITDIR/ipsyncd.service.tmp"
-mv "$DESTDIR$UNITDIR/ipsyncd.service.tmp" "$DESTDIR$UNITDIR/ipsyncd.service"
-echo "install: $DESTDIR$UNITDIR/ipsyncd.service"
+for unit in ipsyncd.service ipsyncd@.service; do
+    sed "s|/usr/local/bin/ipsyncd|$PREFIX/bin/ipsyncd|" "systemd/$unit" > "$DESTDIR$UNITDIR/$unit.tmp"
+    chmod 0644 "$DESTDIR$UNITDIR/$unit.tmp"
+    mv "$DESTDIR$UNITDIR/$unit.tmp" "$DESTDIR$UNITDIR/$unit"
+    echo "install: $DESTDIR$UNITDIR/$unit"
+done
 
 config="$DESTDIR$SYSCONFDIR/ipsyncd/ipsyncd.yaml"
 if [ -e "$config" ]; then

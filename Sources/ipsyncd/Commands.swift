@@ -3,15 +3,15 @@ import Posix
 import IpsyncdCore
 
 /// Loads the settings and starts logging; a bad flag value ends the command with 64 (EX_USAGE), a config
-/// file error with 1.
-private func prepare(_ options: SettingsOptions) throws -> Settings {
+/// file error with 1, or with `configFileExit` (78 for `run`: a restart cannot fix it).
+private func prepare(_ options: SettingsOptions, configFileExit: Int32 = 1) throws -> Settings {
     switch options.load() {
     case .success(let settings):
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
         return settings
     case .failure(let error):
         Posix.writeAll(2, Array("ipsyncd: \(error)\n".utf8))
-        throw ExitCode(error.isUsageError ? 64 : 1)   // a bad flag value is a usage error, like an unknown flag
+        throw ExitCode(error.isUsageError ? 64 : configFileExit)   // a bad flag value is a usage error, like an unknown flag
     }
 }
 
@@ -28,7 +28,8 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run the daemon: watch the Services, resync on change and every --resync-interval.",
         discussion: """
             Logs one line per resync (to the journal under systemd). SIGHUP reloads the config and \
-            resyncs; SIGTERM finishes an apply in progress and exits 0.
+            resyncs; SIGTERM finishes an apply in progress and exits 0. Exits 78 (EX_CONFIG) when the \
+            config file is invalid or no usable kubeconfig is found: a restart cannot fix that.
 
             Example: ipsyncd run --dry-run --log-format text   (logs the diffs it would apply)
             """)
@@ -37,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
     var dryRun = false
 
     func run() async throws {
-        let settings = try prepare(options)
+        let settings = try prepare(options, configFileExit: ExitStatus.config)
         try finish(await Commands.run(settings: settings, dryRun: dryRun))
     }
 }

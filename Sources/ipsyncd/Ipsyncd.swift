@@ -24,7 +24,8 @@ struct Ipsyncd: AsyncParsableCommand {
               ipsyncd sync --route /api/=api-gateway:9000 --site ./flowmaster --dry-run
 
             Exit codes: 0 success (in sync, applied, healthy); 1 error or not healthy; 2 `sync --dry-run` \
-            with changes pending; 64 a usage error (unknown flag, missing or bad flag value).
+            with changes pending; 64 a usage error (unknown flag, missing or bad flag value); 78 `run` with an \
+            invalid config file or no usable kubeconfig (a restart cannot fix it: the unit stops instead of restarting).
             """,
         version: IpsyncdVersion.string,
         subcommands: [RunCommand.self, SyncCommand.self, StatusCommand.self, CheckCommand.self, RenderCommand.self,

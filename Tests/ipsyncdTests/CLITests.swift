@@ -47,6 +47,17 @@ private func ipsyncd(_ arguments: [String], home: String = "/nonexistent") throw
         #expect(result.stderr.contains("Unknown option '--no-such-flag'"))
     }
 
+    @Test func runExits78OnAConfigErrorThatARestartCannotFix() throws {
+        let dir = try TempDir()
+        let config = try dir.write("ipsyncd.yaml", "setle: 50ms\n")
+        let bad = try ipsyncd(["run", "--config", config])
+        #expect(bad.status == 78 && bad.stderr.contains("\(config):1: setle: unknown key"), "\(bad.stderr)")
+        let missing = try ipsyncd(["run", "--kubeconfig", dir.file("no-such-kubeconfig"), "--state-dir", dir.file("state"),
+                                   "--log-format", "text"])
+        #expect(missing.status == 78, "\(missing.stderr)")
+        #expect(missing.stderr.contains("cannot start: "), "\(missing.stderr)")
+    }
+
     /// A bad flag value is a usage error (64, like an unknown flag) in every command; a bad config file is not.
     /// Before the settings table, `sync --settle=-1s` and `status --route /api/` exited 1.
     @Test func aBadFlagValueExits64NamingTheFlagAndABadFileExits1() throws {

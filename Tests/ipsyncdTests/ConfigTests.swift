@@ -15,7 +15,7 @@ import TestSupport
         #expect(settings.routes.map(\.description) == ["/=frontend-nextjs", "/api/=api-gateway", "/ws/=websocket-gateway"])
         #expect(settings.template == nil && settings.kubeconfig == nil && settings.context == nil && settings.metricsFile == nil)
         #expect(settings.checkCommand == "nginx -t -c {config}")
-        #expect(settings.reloadCommand == "systemctl reload nginx")
+        #expect(settings.reloadCommand == "systemctl reload --job-mode=ignore-dependencies nginx")
         #expect(settings.settle == .milliseconds(50))
         #expect(settings.minReloadInterval == .seconds(1))
         #expect(settings.resyncInterval == .seconds(300))

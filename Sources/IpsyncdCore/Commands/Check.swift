@@ -80,6 +80,13 @@ extension Commands {
             }
         }
 
+        let webSocketRoutes = WebSocketCheck.webSocketRoutes(site: file, routes: settings.routes)
+        if !webSocketRoutes.isEmpty, let warning = WebSocketCheck.warning(
+            webSocketRoutes: webSocketRoutes, mainConfig: settings.nginxConf,
+            hasTimeout: WebSocketCheck.hasWorkerShutdownTimeout(WebSocketCheck.mainConfigs(path: settings.nginxConf))) {
+            report.warn("websocket", warning)
+        }
+
         do {
             let plan = try Applier(options: ApplyOptions(settings: settings), logger: logger).stagingPlan()
             if plan.isStaged { report.ok("staged check", plan.summary) } else {

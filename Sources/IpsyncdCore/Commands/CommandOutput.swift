@@ -15,6 +15,13 @@ public struct CommandOutput: Sendable, Equatable {
     }
 }
 
+/// Exit statuses beyond a command's own 0/1/2, from sysexits.h.
+public enum ExitStatus {
+    /// EX_CONFIG, for `run`: a configuration error that a restart cannot fix (invalid config file, no usable
+    /// kubeconfig). The unit's `RestartPreventExitStatus=78` then stops instead of restarting for ever.
+    public static let config: Int32 = 78
+}
+
 public enum IpsyncdVersion {
     public static let string = "0.1.0"
 }

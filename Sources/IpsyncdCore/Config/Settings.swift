@@ -13,7 +13,9 @@ public struct Settings: Sendable {
     public var template: String?
     /// `{config}` is replaced by the staged main config's path.
     public var checkCommand = "nginx -t -c {config}"
-    public var reloadCommand = "systemctl reload nginx"
+    /// `ignore-dependencies`: the unit is ordered After=nginx.service, so while ipsyncd is being stopped a plain
+    /// reload job would queue behind ipsyncd's own stop job and the apply in flight could not finish.
+    public var reloadCommand = "systemctl reload --job-mode=ignore-dependencies nginx"
     public var settle: Duration = .milliseconds(50)
     public var minReloadInterval: Duration = .seconds(1)
     public var resyncInterval: Duration = .seconds(300)

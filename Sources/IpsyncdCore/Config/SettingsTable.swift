@@ -34,7 +34,8 @@ package enum SettingsTable {
             text("kubeconfig", \.kubeconfig, value: "path", help: "The kubeconfig to use.",
                  default: "$KUBECONFIG, then in-cluster, then /etc/rancher/k3s/k3s.yaml, /etc/kubernetes/admin.conf, ~/.kube/config",
                  comment: ["Kubernetes credentials. Unset: $KUBECONFIG, then in-cluster, then /etc/rancher/k3s/k3s.yaml,",
-                           "/etc/kubernetes/admin.conf, ~/.kube/config (home directories are read-only for the service)."],
+                           "/etc/kubernetes/admin.conf, ~/.kube/config (home directories are read-only for the service).",
+                           "Without a usable kubeconfig `ipsyncd run` exits 78 and the unit stops (no restart loop)."],
                  sample: "/etc/rancher/k3s/k3s.yaml"),
             text("context", \.context, value: "name", help: "The kubeconfig context.",
                  default: "the kubeconfig's current-context", comment: [], sample: "default"),
@@ -114,8 +115,10 @@ package enum SettingsTable {
             text("metrics_file", \.metricsFile, value: "path",
                  help: "Prometheus text file written after each resync (node_exporter textfile collector).",
                  default: "none",
-                 comment: ["Prometheus text file for node_exporter's textfile collector, written atomically after each resync."],
-                 sample: "/var/lib/node_exporter/textfile_collector/ipsyncd.prom"),
+                 comment: ["Prometheus text file for node_exporter's textfile collector, written atomically after each resync.",
+                           "Debian's prometheus-node-exporter reads /var/lib/prometheus/node-exporter, which the unit may write;",
+                           "for another directory run `systemctl edit ipsyncd` and add [Service] ReadWritePaths=/that/dir."],
+                 sample: "/var/lib/prometheus/node-exporter/ipsyncd.prom"),
         ]
     }
 

@@ -45,7 +45,7 @@ public struct Daemon: Sendable {
         self.makeSource = makeSource
     }
 
-    /// Runs until SIGTERM or SIGINT (exit code 0), or until the start fails (1: credentials unusable).
+    /// Runs until SIGTERM or SIGINT (exit code 0), or until the start fails (78, EX_CONFIG: no usable kubeconfig).
     public func run() async -> Int32 {
         // Before anything else: from here on SIGTERM and SIGHUP are events, not the default actions.
         let processSignals: UnixSignals? = if case .process = signalSource { UnixSignals([SIGHUP, SIGTERM, SIGINT]) } else { nil }
@@ -59,7 +59,7 @@ public struct Daemon: Sendable {
         do { source = try makeSource(settings) } catch {
             logger.critical("cannot start: \(error)")
             notifier.stopping(status: "cannot start: \(error)")
-            return 1
+            return ExitStatus.config
         }
         logger.info("watching \(settings.namespace) via \(source.name)")
 
