@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(name: "nginxconf-bench", dependencies: ["NginxConf"], path: "bench/NginxConfBench"),
         .executableTarget(name: "k8swatch-bench", dependencies: ["K8sWatch"], path: "bench/K8sWatchBench"),
         // Helpers shared by the test targets: the test API server, a sandboxed nginx, temp dirs.
-        .target(name: "TestSupport", dependencies: ["K8sWatch", logging, inMemoryLogging], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["K8sWatch", "Posix", logging, inMemoryLogging], path: "Tests/TestSupport"),
         .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "NginxConfTests", dependencies: ["NginxConf", "TestSupport"]),
         .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "Posix", "TestSupport", inMemoryLogging]),

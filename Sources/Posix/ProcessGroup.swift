@@ -8,14 +8,20 @@ import Glibc
 /// inherited that mask could not be terminated), and with descriptors 0–2 only (no lock, socket or
 /// half-written file of the daemon leaks into it).
 package enum ProcessGroup {
-    /// Starts `path` with `arguments` (argv[1…]); stdin from /dev/null. Returns the pid, which is also
-    /// the group's id, or posix_spawn's errno.
+    /// Starts `path` with `arguments` (argv[1…]); stdin from `stdin`, else /dev/null. Returns the pid,
+    /// which is also the group's id, or posix_spawn's errno. `ownGroup: false` keeps the child in the
+    /// caller's group (test helpers whose children should end with the test run).
     package static func spawn(_ path: String, _ arguments: [String], environment: [String: String]?,
-                              stdout: Int32, stderr: Int32) -> Result<pid_t, SpawnFailure> {
+                              stdin: Int32? = nil, stdout: Int32, stderr: Int32,
+                              ownGroup: Bool = true) -> Result<pid_t, SpawnFailure> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
         if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
@@ -29,7 +35,8 @@ package enum ProcessGroup {
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let group = ownGroup ? POSIX_SPAWN_SETPGROUP : 0
+        posix_spawnattr_setflags(&attributes, Int16(group | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for arg in argv { free(arg) } }

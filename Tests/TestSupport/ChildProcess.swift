@@ -1,6 +1,7 @@
 import Foundation
 
 import Glibc
+import Posix
 
 // Child processes for tests, spawned with posix_spawn rather than Foundation's Process (see
 // SpawnedProcess for why), and a way to wait for them without blocking Swift's cooperative pool.
@@ -152,17 +153,6 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
                          stderr: String(decoding: collected[1], as: UTF8.self), stdoutBytes: collected[0])
 }
 
-private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-/// glibc 2.34+; Swift's Glibc module does not declare it.
-private let addCloseFrom: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
-    .map { unsafeBitCast($0, to: CloseFrom.self) }
-
-/// Closes every descriptor above 2 in the spawned child: a long-lived child (a server, a daemon) that
-/// inherited a test's file open for writing would make exec of that file fail (ETXTBSY) or keep a pipe open.
-func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
-    if let addCloseFrom { _ = addCloseFrom(&actions, 3) }
-}
-
 /// A child started with posix_spawn in which every descriptor but 0, 1 and 2 is closed.
 ///
 /// Foundation's `Process` lets a child inherit descriptors that other threads opened at the same
@@ -193,35 +183,11 @@ final class SpawnedProcess: @unchecked Sendable {
 
     init(_ executable: String, _ arguments: [String], environment: [String: String]?,
          stdin: Int32, stdout: Int32, stderr: Int32) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-        closeInheritedDescriptors(&actions)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), defaults = sigset_t()
-        sigemptyset(&noSignals)
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let env = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
-        defer { env?.forEach { free($0) } }
-        var child: pid_t = 0
-        let result = env.map { posix_spawn(&child, executable, &actions, &attributes, argv, $0) }
-            ?? posix_spawn(&child, executable, &actions, &attributes, argv, environ)
-        guard result == 0 else {
-            throw TestAPIServerError("cannot start \(executable): \(String(cString: strerror(result)))")
+        switch ProcessGroup.spawn(executable, arguments, environment: environment, stdin: stdin,
+                                  stdout: stdout, stderr: stderr, ownGroup: false) {
+        case .success(let child): pid = child
+        case .failure(let failure): throw TestAPIServerError("cannot start \(executable): \(failure)")
         }
-        pid = child
     }
 
     deinit { terminate() }

@@ -1,6 +1,7 @@
 import Foundation
 
 import Glibc
+import Posix
 
 /// The built `ipsyncd` binary as a child process, for end-to-end tests that drive only the CLI.
 ///
@@ -43,35 +44,15 @@ public final class IpsyncdProcess: @unchecked Sendable {
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw SandboxError("pipe failed: errno \(errno)") }
         // Close-on-exec, so that no other child spawned meanwhile keeps these pipes open.
         for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        closeInheritedDescriptors(&actions)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t(), all = sigset_t()
-        sigemptyset(&empty)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var child: pid_t = 0
-        let spawnError = posix_spawn(&child, binary, &actions, &attributes, argv, envp)
+        let result = ProcessGroup.spawn(binary, arguments, environment: env, stdout: outPipe[1], stderr: errPipe[1])
         close(outPipe[1])
         close(errPipe[1])
-        guard spawnError == 0 else {
+        let child: pid_t
+        switch result {
+        case .success(let started): child = started
+        case .failure(let failure):
             close(outPipe[0]); close(errPipe[0])
-            throw SandboxError("posix_spawn \(binary) failed: errno \(spawnError)")
+            throw SandboxError("cannot start \(binary): \(failure)")
         }
         pid = child
         // The threads hold the state, not `self`: releasing the value still stops the process.
