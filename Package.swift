@@ -24,8 +24,10 @@ let package = Package(
         .target(name: "NginxConf"),
         // Kubernetes API client over libcurl: kubeconfig, auth, Service model, ServiceWatcher.
         .target(name: "K8sWatch", dependencies: ["CCurl", "Posix", logging, yams]),
-        // The daemon's core: config, reconciler, applier, daemon loop, logging, notify, metrics.
-        .target(name: "IpsyncdCore", dependencies: ["NginxConf", "K8sWatch", "Posix", logging, yams]),
+        // The only code that writes the site file or runs commands: stage, check, swap, reload (docs/design.md §6).
+        .target(name: "NginxApply", dependencies: ["NginxConf", "Posix", logging]),
+        // The daemon's core: config, reconciler, resync, daemon loop, logging, notify, metrics.
+        .target(name: "IpsyncdCore", dependencies: ["NginxConf", "NginxApply", "K8sWatch", "Posix", logging, yams]),
         // The CLI: argument parsing only; everything else lives in IpsyncdCore.
         .executableTarget(name: "ipsyncd", dependencies: [
             "IpsyncdCore", "Posix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -43,6 +45,6 @@ let package = Package(
         .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "NginxConfTests", dependencies: ["NginxConf", "TestSupport"]),
         .testTarget(name: "K8sWatchTests", dependencies: ["K8sWatch", "Posix", "TestSupport", inMemoryLogging]),
-        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "Posix", "TestSupport", "ipsyncd", inMemoryLogging]),
+        .testTarget(name: "ipsyncdTests", dependencies: ["IpsyncdCore", "NginxApply", "Posix", "TestSupport", "ipsyncd", inMemoryLogging]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import NginxApply
 import Testing
 import TestSupport
 @testable import IpsyncdCore

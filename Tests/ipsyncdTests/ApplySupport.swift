@@ -1,6 +1,6 @@
 import Foundation
-import IpsyncdCore
 import Logging
+import NginxApply
 import TestSupport
 
 /// Shared by the Apply*Tests suites.

@@ -1,5 +1,5 @@
 import Foundation
-import IpsyncdCore
+import NginxApply
 import Testing
 import TestSupport
 

@@ -1,5 +1,6 @@
 @testable import IpsyncdCore
 import Logging
+import NginxApply
 import Testing
 import TestSupport
 

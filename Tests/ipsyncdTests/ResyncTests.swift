@@ -2,6 +2,7 @@ import Foundation
 @testable import IpsyncdCore
 import K8sWatch
 import Logging
+import NginxApply
 import Testing
 import TestSupport
 

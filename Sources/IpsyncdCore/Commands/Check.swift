@@ -1,5 +1,6 @@
 import K8sWatch
 import Logging
+import NginxApply
 import NginxConf
 import Posix
 

@@ -1,5 +1,6 @@
 import K8sWatch
 import Logging
+import NginxApply
 
 extension Commands {
     /// `ipsyncd sync [--dry-run]`: exit 0 in sync or applied, 2 with `dryRun` when changes are pending

@@ -1,3 +1,4 @@
+import NginxApply
 import NginxConf
 import Posix
 

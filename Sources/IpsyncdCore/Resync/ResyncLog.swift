@@ -1,4 +1,5 @@
 import Logging
+import NginxApply
 
 /// docs/design.md §8: one line per resync that says what happened, with its priority by outcome and the fields
 /// IPSYNCD_ROUTE / IPSYNCD_SERVICE / IPSYNCD_OLD / IPSYNCD_NEW (one value per changed or kept route).

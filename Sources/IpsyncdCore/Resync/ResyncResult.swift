@@ -1,3 +1,5 @@
+import NginxApply
+
 /// What one resync came to. Its one rendering for each reader: `rawValue` is the journal's IPSYNCD_RESULT,
 /// the JSON line's `ipsyncd_result` and the metrics' `result` label; `ResyncLine` words the text.
 /// The order is the order of the metrics samples.

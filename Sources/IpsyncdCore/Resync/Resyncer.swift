@@ -1,5 +1,6 @@
 public import K8sWatch
 public import Logging
+import NginxApply
 import Posix
 
 /// One resync (docs/design.md §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.

@@ -1,5 +1,6 @@
 public import Logging
 import K8sWatch
+import NginxApply
 import Synchronization
 
 import Glibc

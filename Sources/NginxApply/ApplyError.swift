@@ -24,7 +24,7 @@ public struct ApplyError: Error, Sendable, CustomStringConvertible {
 }
 
 extension String {
-    func trimmingSuffixWhitespace() -> String {
+    package func trimmingSuffixWhitespace() -> String {
         var text = Substring(self)
         while let last = text.last, last.isWhitespace { text.removeLast() }
         return String(text)

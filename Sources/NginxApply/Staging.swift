@@ -8,14 +8,14 @@ import NginxConf
 /// Only the main config's own includes are examined: a site loaded from a file that the main
 /// config includes in turn (a second level) is not found, and apply falls back to swap, check,
 /// restore. Debian's layout (`include /etc/nginx/sites-enabled/*;` in nginx.conf) is one level.
-enum Staging {
+package enum Staging {
     /// The main config parsed, for the staging plan and the `pid` directive.
-    struct MainConfig {
+    package struct MainConfig {
         var path: String
         var bytes: [UInt8]
-        var file: ConfigFile
+        package var file: ConfigFile
 
-        static func load(_ given: String) throws(ApplyError) -> MainConfig {
+        package static func load(_ given: String) throws(ApplyError) -> MainConfig {
             let path = FileSystem.absolute(given)
             let bytes: [UInt8]
             do { bytes = try FileSystem.read(path) } catch {
@@ -29,7 +29,7 @@ enum Staging {
         }
 
         /// nginx resolves relative include paths against the conf prefix: the directory of `-c`'s file.
-        var directory: String { FileSystem.directory(of: path) }
+        package var directory: String { FileSystem.directory(of: path) }
 
         /// The last `pid` directive's path. nginx resolves a relative one against its prefix (`-p`),
         /// which ipsyncd cannot know; it is taken relative to the config's directory here (set the
@@ -78,7 +78,7 @@ enum Staging {
 
     /// What nginx's include opens for `pattern`: glob(3) with flags 0, as `ngx_open_glob` calls it
     /// (sorted; `*` never matches a dot file), or the one file when there is no glob character.
-    static func expand(_ pattern: String, relativeTo directory: String) -> [String] {
+    package static func expand(_ pattern: String, relativeTo directory: String) -> [String] {
         let path = pattern.hasPrefix("/") ? pattern : directory + "/" + pattern
         guard path.contains(where: { "*?[".contains($0) }) else { return [path] }
         var matches = glob_t()

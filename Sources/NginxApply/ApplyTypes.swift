@@ -16,14 +16,8 @@ public struct ApplyOptions: Sendable {
     /// nginx's master pid file; nil → the main config's `pid` directive, else /run/nginx.pid.
     public var pidFile: String?
 
-    /// The defaults are the settings' defaults (`Settings()`, the values `SettingsTable` documents).
-    public init(sitePath: String = Settings().site,
-                nginxConf: String = Settings().nginxConf,
-                checkCommand: String = Settings().checkCommand,
-                reloadCommand: String = Settings().reloadCommand,
-                commandTimeout: Duration = Settings().commandTimeout,
-                stateDir: String = Settings().stateDir,
-                pidFile: String? = nil) {
+    public init(sitePath: String, nginxConf: String, checkCommand: String, reloadCommand: String,
+                commandTimeout: Duration, stateDir: String, pidFile: String? = nil) {
         self.sitePath = sitePath
         self.nginxConf = nginxConf
         self.checkCommand = checkCommand
