@@ -31,6 +31,8 @@ public struct ResyncResult: Sendable {
     public var planDuration: Duration = .zero
     public var applyDuration: Duration?
     public var duration: Duration = .zero
+    /// The instants of its steps, for the `resync.trace` debug line.
+    public var trace = PhaseTrace()
 
     init(outcome: ResyncOutcome, dryRun: Bool) {
         self.outcome = outcome
