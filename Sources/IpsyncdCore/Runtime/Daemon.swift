@@ -50,6 +50,9 @@ public struct Daemon: Sendable {
     public func run() async -> Int32 {
         // Before anything else: from here on SIGTERM and SIGHUP are events, not the default actions.
         let processSignals: UnixSignals? = if case .process = signalSource { UnixSignals([SIGHUP, SIGTERM, SIGINT]) } else { nil }
+        // The peak resident memory is the largest of the start-up's stages, not their sum: what the loader, the
+        // argument parser and the settings file touched is released here, the kubeconfig's below.
+        if releasesMemory { ResidentMemory.release(startUp: true) }
         notifier.status("starting")
         logger.info("starting: site \(settings.site), namespace \(settings.namespace), routes \(settings.routes.map(\.description).joined(separator: " "))\(dryRun ? " (dry run: nothing is written)" : "")")
         if !dryRun {

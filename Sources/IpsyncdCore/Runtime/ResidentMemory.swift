@@ -6,7 +6,7 @@ import Posix
 /// shared libraries' (libcrypto alone 4 MiB), touched once at start-up or by a resync, or mapped only by
 /// the kernel's fault-around. The daemon releases them once started and after each resync, before it goes
 /// idle. See "Where the memory goes" in docs/benchmarks.md.
-enum ResidentMemory {
+package enum ResidentMemory {
     /// One file-backed mapping of `/proc/self/smaps`.
     struct Mapping: Equatable {
         var start: UInt
@@ -59,7 +59,7 @@ enum ResidentMemory {
     /// - always: `MADV_DONTNEED` on the mappings that hold only the file's pages, which unmaps them, shared
     ///   ones too; they stay in the page cache, so touching them again is a minor fault, not a read from disk
     ///   (a page-out of the binary's code made the first change after start 30 ms slower).
-    static func release(startUp: Bool) {
+    package static func release(startUp: Bool) {
         guard let bytes = try? Posix.read("/proc/self/smaps") else { return }
         let smaps = String(decoding: bytes, as: UTF8.self)
         for mapping in fileMappings(smaps) {
