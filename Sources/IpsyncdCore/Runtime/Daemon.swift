@@ -257,8 +257,8 @@ private struct DaemonLoop {
             lastMetricsError = nil
         } catch {
             // Once per distinct error, not once per resync.
-            if lastMetricsError != error.message { logger.warning("\(error.message)") }
-            lastMetricsError = error.message
+            if lastMetricsError != error.description { logger.warning("\(error)") }
+            lastMetricsError = error.description
         }
     }
 

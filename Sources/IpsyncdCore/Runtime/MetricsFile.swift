@@ -67,10 +67,10 @@ public struct MetricsFile: Sendable {
     }
 
     /// Atomic replace: the collector never reads a half-written file.
-    public func write() throws(RuntimeError) {
+    public func write() throws(ConfigError) {
         do { try Posix.replace(path, with: Array(render().utf8), mode: 0o644) } catch {
-            throw RuntimeError(code: .metricsWrite,
-                               message: "metrics_file: cannot write \(path) (\(error)) (check that the directory exists and is writable)")
+            throw ConfigError(code: .metricsWrite, source: path, key: "metrics_file",
+                              message: "cannot write it (\(error)); check that the directory exists and is writable")
         }
     }
 
