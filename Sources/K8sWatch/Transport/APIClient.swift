@@ -23,7 +23,7 @@ public final class APIClient: Sendable {
     }
 
     /// Streaming GET for watches (the `ServiceAPI` contract): returns once the answer's head is known.
-    func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
+    package func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
         async throws(K8sError) -> AsyncThrowingStream<[UInt8], any Error> {
         let url = Self.url(server: credentials.server, path: path, query: query)
         let transfer = CurlTransfer()

@@ -35,7 +35,7 @@ public actor ServiceWatcher {
     private var currentWatch: Task<WatchOutcome, Never>?
     private var currentList: Task<Result<ServiceDecoder.List, K8sError>, Never>?
 
-    init(api: any ServiceAPI, namespace: String, names: Set<String>, logger: Logger, timing: WatchTiming = WatchTiming()) {
+    package init(api: any ServiceAPI, namespace: String, names: Set<String>, logger: Logger, timing: WatchTiming = WatchTiming()) {
         self.api = api
         self.path = "/api/v1/namespaces/\(namespace)/services"
         self.names = names
