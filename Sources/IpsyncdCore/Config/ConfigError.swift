@@ -18,7 +18,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var line: Int
     public var message: String
 
-    public init(code: Code, source: String, key: String = "", line: Int = 0, message: String) {
+    package init(code: Code, source: String, key: String = "", line: Int = 0, message: String) {
         self.code = code
         self.source = source
         self.key = key
@@ -30,7 +30,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var isUsageError: Bool { source == Self.commandLine }
 
     /// The `source` of an error in a flag.
-    public static let commandLine = "command line"
+    package static let commandLine = "command line"
 
     public var description: String {
         var text = source
