@@ -13,7 +13,7 @@ public struct K8sError: Error, Equatable, Sendable, CustomStringConvertible {
     /// From `Retry-After` (429/503) or a Status's `details.retryAfterSeconds`.
     public var retryAfter: Duration?
 
-    public init(code: Code, message: String, httpStatus: Int? = nil, retryAfter: Duration? = nil) {
+    package init(code: Code, message: String, httpStatus: Int? = nil, retryAfter: Duration? = nil) {
         self.code = code
         self.message = message
         self.httpStatus = httpStatus

@@ -1,6 +1,6 @@
 /// What ServiceWatcher needs from the API: one GET and one streaming GET. `APIClient` is the real one;
 /// tests may script another.
-protocol ServiceAPI: Sendable {
+package protocol ServiceAPI: Sendable {
     /// GET with the whole body. A non-2xx answer throws K8sError with the Status message, the HTTP
     /// status and Retry-After.
     func get(_ path: String, query: [(String, String)]) async throws(K8sError) -> [UInt8]

@@ -9,7 +9,7 @@ public import Logging
 /// `recoverAtStartup()`. Every file ipsyncd creates beside the site or the main config is a dot
 /// file nginx's globs never load, removed on every path and, after a crash, at start-up.
 public struct Applier: Sendable {
-    public let options: ApplyOptions
+    package let options: ApplyOptions
     let logger: Logger
 
     public init(options: ApplyOptions, logger: Logger) {

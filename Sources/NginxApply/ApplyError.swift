@@ -11,7 +11,7 @@ public struct ApplyError: Error, Sendable, CustomStringConvertible {
     /// The check or reload command's own output (empty when no command ran).
     public var output: String
 
-    public init(code: Code, message: String, output: String = "") {
+    package init(code: Code, message: String, output: String = "") {
         self.code = code
         self.message = message
         self.output = output

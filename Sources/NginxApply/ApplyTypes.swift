@@ -2,19 +2,19 @@
 /// `check_command`, `reload_command`, `command_timeout`, `state_dir`).
 public struct ApplyOptions: Sendable {
     /// May be a symlink (sites-enabled → sites-available): it stays one; its target is rewritten.
-    public var sitePath: String
+    package var sitePath: String
     /// The main config the staged check is built from.
-    public var nginxConf: String
+    package var nginxConf: String
     /// Shell command; `{config}` becomes the staged main config's path, shell-quoted.
-    public var checkCommand: String
+    package var checkCommand: String
     /// Shell command.
-    public var reloadCommand: String
+    package var reloadCommand: String
     /// For each command, for the lock wait and for the reload confirmation.
-    public var commandTimeout: Duration
+    package var commandTimeout: Duration
     /// Holds the lock, the last good copy and the intent note.
-    public var stateDir: String
+    package var stateDir: String
     /// nginx's master pid file; nil → the main config's `pid` directive, else /run/nginx.pid.
-    public var pidFile: String?
+    package var pidFile: String?
 
     public init(sitePath: String, nginxConf: String, checkCommand: String, reloadCommand: String,
                 commandTimeout: Duration, stateDir: String, pidFile: String? = nil) {
@@ -31,13 +31,13 @@ public struct ApplyOptions: Sendable {
 /// What one successful apply did.
 public struct ApplyReport: Sendable {
     /// false: no include of the main config loads the site, so the swap-check-restore fallback ran.
-    public var stagedCheck: Bool
+    package var stagedCheck: Bool
     public var checkDuration: Duration
     public var reloadDuration: Duration
     /// nginx started new workers after the reload.
     public var confirmed: Bool
     /// The check command's own output (nginx -t prints "syntax is ok" lines).
-    public var checkOutput: String
+    package var checkOutput: String
 }
 
 /// What `recoverAtStartup()` found and did.
@@ -46,7 +46,7 @@ public struct RecoveryReport: Sendable {
     public var removedLeftovers: [String]
     /// Names of ipsyncd's kind (`.*.ipsyncd-*`) that could not be removed (a directory, say): what was
     /// found and what to do, one message each (also logged as warnings).
-    public var leftoversNotRemoved: [String] = []
+    package var leftoversNotRemoved: [String] = []
     /// An intent note was found and nginx was reloaded (and confirmed) for it.
     public var reloaded: Bool
     /// A fallback swap whose check never finished was undone (the last good bytes put back).
@@ -55,24 +55,24 @@ public struct RecoveryReport: Sendable {
 
 /// How the staged check is built: which includes of the main config load the site file.
 public struct StagingPlan: Sendable {
-    public struct Include: Sendable {
+    package struct Include: Sendable {
         /// 1-based line of the `include` in the main config.
-        public var line: Int
+        package var line: Int
         /// The include's argument as written, e.g. `sites-enabled/*`.
-        public var pattern: String
+        package var pattern: String
         /// Every file it loads, in nginx's order (resolved, as nginx opens them).
-        public var files: [String]
+        package var files: [String]
         /// Which of `files` is the site (replaced by the candidate in the staged copy).
-        public var siteIndex: Int
+        package var siteIndex: Int
         /// The directive's bytes in the main config, `include` to `;`.
         var byteRange: Range<Int>
     }
 
-    public var nginxConf: String
+    package var nginxConf: String
     /// The site file's resolved path (the symlink's target).
-    public var siteTarget: String
+    package var siteTarget: String
     /// Empty: nothing loads the site, and apply falls back to swap, check, restore.
-    public var includes: [Include]
+    package var includes: [Include]
     /// One line for humans: which include loads the site, or why none does.
     public var summary: String
 

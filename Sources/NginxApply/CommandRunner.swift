@@ -4,20 +4,20 @@ import Posix
 import Synchronization
 
 /// What a shell command did.
-public struct CommandResult: Sendable {
+package struct CommandResult: Sendable {
     /// The exit code, 128 + N when killed by signal N, 127 when `/bin/sh` could not be started.
-    public var status: Int32
+    package var status: Int32
     /// stdout and stderr interleaved, at most `CommandRunner.outputCap` bytes.
-    public var output: [UInt8]
-    public var truncated: Bool
+    package var output: [UInt8]
+    package var truncated: Bool
     /// The command overran its timeout and its process group was killed.
-    public var timedOut: Bool
-    public var duration: Duration
+    package var timedOut: Bool
+    package var duration: Duration
     /// The task that ran it was cancelled (a stop that outlasted its grace): its process group was killed.
-    public var cancelled = false
+    package var cancelled = false
 
-    public var succeeded: Bool { status == 0 && !timedOut && !cancelled }
-    public var outputText: String { String(decoding: output, as: UTF8.self) }
+    package var succeeded: Bool { status == 0 && !timedOut && !cancelled }
+    package var outputText: String { String(decoding: output, as: UTF8.self) }
 }
 
 /// Runs `/bin/sh -c CMD` in a process group of its own, with stdin from /dev/null, stdout and
@@ -25,15 +25,15 @@ public struct CommandResult: Sendable {
 /// after 1 s), and the child always reaped. The waiting happens on a thread of its own, never on
 /// the cooperative pool (a hung command must not starve the daemon's tasks). Cancelling the calling
 /// task kills the group at once (SIGKILL), so that a daemon that stops never leaves a command behind.
-public struct CommandRunner: Sendable {
-    public static let outputCap = 64 * 1024
-    public var timeout: Duration
+package struct CommandRunner: Sendable {
+    package static let outputCap = 64 * 1024
+    package var timeout: Duration
 
-    public init(timeout: Duration) {
+    package init(timeout: Duration) {
         self.timeout = timeout
     }
 
-    public func run(_ command: String) async -> CommandResult {
+    package func run(_ command: String) async -> CommandResult {
         let timeout = self.timeout
         let child = Child()
         return await withTaskCancellationHandler {

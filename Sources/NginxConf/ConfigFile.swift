@@ -58,7 +58,7 @@ public struct Argument: Sendable {
     /// The bytes exactly as in the file, quotes included.
     public var raw: [UInt8]
     public var byteRange: Range<Int>
-    public var isQuoted: Bool
+    package var isQuoted: Bool
     public var line: Int
     public var column: Int
 }

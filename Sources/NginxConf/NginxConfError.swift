@@ -23,7 +23,7 @@ public struct NginxConfError: Error, Equatable, Sendable, CustomStringConvertibl
     public var route: String?
     public var message: String
 
-    public init(code: Code, file: String, line: Int = 0, column: Int = 0, lineText: String = "",
+    package init(code: Code, file: String, line: Int = 0, column: Int = 0, lineText: String = "",
                 route: String? = nil, message: String) {
         self.code = code
         self.file = file

@@ -1,6 +1,6 @@
 extension ConfigFile {
     /// `server` blocks at the top level (a site file) or inside `http`; never an upstream's `server` lines.
-    public func servers() -> [Directive] {
+    package func servers() -> [Directive] {
         var found: [Directive] = []
         for top in directives {
             if top.name == "server", top.children != nil { found.append(top) }
@@ -23,7 +23,7 @@ extension ConfigFile {
     }
 
     /// The `upstream NAME { … }` block, wherever it is.
-    public func upstream(named name: String) -> Directive? {
+    package func upstream(named name: String) -> Directive? {
         upstreamIndex()[name]
     }
 
@@ -85,10 +85,10 @@ struct RouteIndex {
 extension Directive {
     /// A location's modifier (`=`, `^~`, `~`, `~*`, or `@` for a named location); nil for a plain
     /// prefix location or another directive. nginx also reads a modifier glued to the path (`=/x`).
-    public var locationModifier: String? { locationParts?.modifier }
+    package var locationModifier: String? { locationParts?.modifier }
 
     /// A location's path or pattern, without its modifier (a named location keeps its `@name`).
-    public var locationPath: String? { locationParts?.path }
+    package var locationPath: String? { locationParts?.path }
 
     fileprivate var locationParts: (modifier: String?, path: String)? {
         guard children != nil, hasName("location") else { return nil }

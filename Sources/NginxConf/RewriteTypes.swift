@@ -1,17 +1,17 @@
 /// A place in the file whose bytes are an address ipsyncd may rewrite.
 public struct ProxyTarget: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable { case proxyPass, upstreamServer(upstream: String) }
-    public var kind: Kind
+    package enum Kind: Sendable, Equatable { case proxyPass, upstreamServer(upstream: String) }
+    package var kind: Kind
     /// The route's location argument, e.g. "/api/"; for a stray target, the enclosing location's ("" outside any).
     public var route: String
     /// The current host[:port] text exactly as in the file, e.g. "10.43.0.12:9000", "[fd00::7]:80".
     public var address: String
     /// The bytes of `address` in the file.
-    public var byteRange: Range<Int>
+    package var byteRange: Range<Int>
     /// "http" or "https", of the proxy_pass that leads here.
-    public var scheme: String
+    package var scheme: String
     public var line: Int
-    public var column: Int
+    package var column: Int
 }
 
 /// A route's new address: "ip:port", IPv6 as "[ip]:port", already validated by the caller.
@@ -30,7 +30,7 @@ public struct TargetChange: Sendable, Equatable {
     public var old: String
     public var new: String
     public var line: Int
-    public init(route: String, old: String, new: String, line: Int) {
+    package init(route: String, old: String, new: String, line: Int) {
         self.route = route
         self.old = old
         self.new = new

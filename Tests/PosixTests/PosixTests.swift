@@ -153,3 +153,29 @@ import TestSupport
         #expect(ProcessGroup.exitCode(status) == 0)
     }
 }
+
+@Suite struct ProcessGroupSpawnTests {
+    /// The daemon's threads block HUP, INT and TERM, and a signal ignored at exec stays ignored: a command
+    /// it starts must inherit neither, or a timeout's SIGTERM could not stop it.
+    @Test func aChildStartsWithDefaultSignalsAndAnEmptyMaskWhateverItsParentHas() async throws {
+        let status = try await blocking { () throws -> String in
+            // The mask is per thread: this thread, its own, is the one that spawns.
+            var blocked = sigset_t(), previous = sigset_t()
+            sigemptyset(&blocked)
+            for number in [SIGHUP, SIGINT, SIGTERM] { sigaddset(&blocked, number) }
+            pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+            defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+            // SIGURG's default action is to ignore it: ignoring it explicitly changes nothing for this process.
+            let disposition = signal(SIGURG, SIG_IGN)
+            defer { signal(SIGURG, disposition) }
+            return try runProcess("/bin/cat", ["/proc/self/status"]).stdout
+        }
+        // The standard signals 1–31 only: glibc keeps its two internal ones (32, 33) to itself.
+        func standardSignals(_ field: String) -> UInt64? {
+            status.split(separator: "\n").first { $0.hasPrefix(field + ":\t") }
+                .flatMap { UInt64($0.dropFirst(field.count + 2), radix: 16) }.map { $0 & 0x7fff_ffff }
+        }
+        #expect(standardSignals("SigBlk") == 0, "\(status)")
+        #expect(standardSignals("SigIgn") == 0, "\(status)")
+    }
+}

@@ -13,7 +13,7 @@ final class DatagramReceiver {
         self.path = path
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0, let made = UnixDatagramSocket.makeAddress(path) else {
-            throw RuntimeError(code: .socket, message: "test socket")
+            throw ConfigError(code: .socket, source: path, message: "test socket")
         }
         var (address, length) = made
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
@@ -21,7 +21,7 @@ final class DatagramReceiver {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
         }
-        guard bound == 0 else { throw RuntimeError(code: .socket, message: "bind \(path): \(errno)") }
+        guard bound == 0 else { throw ConfigError(code: .socket, source: path, message: "bind: \(errno)") }
     }
 
     deinit { close(fd) }

@@ -71,9 +71,10 @@ import TestSupport
     @Test func writeIntoMissingDirectoryIsAClearError() throws {
         let dir = try TempDir()
         let metrics = MetricsFile(path: dir.file("missing/ipsyncd.prom"))
-        #expect(throws: RuntimeError.self) { try metrics.write() }
+        #expect(throws: ConfigError.self) { try metrics.write() }
         do { try metrics.write() } catch {
             #expect(error.code == .metricsWrite)
+            #expect(error.source == dir.file("missing/ipsyncd.prom") && error.key == "metrics_file")
             #expect(error.message.contains("missing"))
         }
     }

@@ -6,7 +6,7 @@ import Posix
 
 extension Commands {
     /// `ipsyncd check`: one line per check with ok, WARN or FAIL and what to do. Exit 0 when nothing failed.
-    public static func check(settings loaded: Result<Settings, ConfigError>, source: (any ServiceSource)?,
+    package static func check(settings loaded: Result<Settings, ConfigError>, source: (any ServiceSource)?,
                              logger: Logger) async -> CommandOutput {
         var report = CheckReport()
         guard case .success(let settings) = loaded else {

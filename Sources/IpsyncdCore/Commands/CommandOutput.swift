@@ -4,7 +4,7 @@ public struct CommandOutput: Sendable, Equatable {
     public var stderr: String
     public var exitCode: Int32
 
-    public init(stdout: [UInt8] = [], stderr: String = "", exitCode: Int32) {
+    package init(stdout: [UInt8] = [], stderr: String = "", exitCode: Int32) {
         self.stdout = stdout
         self.stderr = stderr
         self.exitCode = exitCode

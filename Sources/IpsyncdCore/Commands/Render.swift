@@ -5,7 +5,7 @@ import NginxConf
 
 extension Commands {
     /// `ipsyncd render [--template PATH] [--output PATH|-]`: the template filled with the live addresses.
-    public static func render(settings: Settings, output path: String, source: any ServiceSource) async -> CommandOutput {
+    package static func render(settings: Settings, output path: String, source: any ServiceSource) async -> CommandOutput {
         guard let templatePath = settings.template else {
             return .failure("render needs a template: give --template PATH or set `template:` in the config file")
         }

@@ -4,7 +4,7 @@ import K8sWatch
 extension Commands {
     /// `ipsyncd status [--json]`: per route, the live address, the address(es) in the file, in sync?
     /// Exit 0 when every route is in sync, 1 otherwise or when the API or the file cannot be read.
-    public static func status(settings: Settings, json: Bool, source: any ServiceSource) async -> CommandOutput {
+    package static func status(settings: Settings, json: Bool, source: any ServiceSource) async -> CommandOutput {
         let snapshot = await source.snapshotResult()
         guard case .success(let snapshot) = snapshot else {
             return .failure("cannot read the Services from \(source.name): \(snapshot.errorText)")

@@ -5,7 +5,7 @@ import NginxApply
 extension Commands {
     /// `ipsyncd sync [--dry-run]`: exit 0 in sync or applied, 2 with `dryRun` when changes are pending
     /// (the diff on stdout), 1 on any error (the message on stderr).
-    public static func sync(settings: Settings, dryRun: Bool, source: any ServiceSource, logger: Logger) async -> CommandOutput {
+    package static func sync(settings: Settings, dryRun: Bool, source: any ServiceSource, logger: Logger) async -> CommandOutput {
         let resyncer = Resyncer(settings: settings, logger: logger)
         // A one-shot sync is a start-up too (run from cron after crashes): settle what an earlier run
         // left, as the daemon does at start, before the API is even asked.

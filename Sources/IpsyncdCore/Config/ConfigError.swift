@@ -1,12 +1,16 @@
-/// The one error type of the settings: where (the file or the flag, the key) and what is allowed.
+/// The one error type of IpsyncdCore: where (the config file or the flag and the key, the metrics file, the
+/// socket) and what to do. The applier's errors are NginxApply's `ApplyError`, the API's K8sWatch's `K8sError`.
 public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
+        // the settings (the file or a flag)
         case fileNotFound, unreadable, invalidYAML, notAMapping, unknownKey, wrongType, badValue,
              duplicateRoute, noRoutes
+        // the daemon's own files and sockets
+        case socket, metricsWrite
     }
 
     public var code: Code
-    /// The config file's path, or "command line" for a flag.
+    /// The config file's path, "command line" for a flag, or the metrics file's or socket's path.
     public var source: String
     /// The key (`settle`, `routes[1].port`) or the flag (`--settle`); empty when not tied to one.
     public var key: String
@@ -14,7 +18,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var line: Int
     public var message: String
 
-    public init(code: Code, source: String, key: String = "", line: Int = 0, message: String) {
+    package init(code: Code, source: String, key: String = "", line: Int = 0, message: String) {
         self.code = code
         self.source = source
         self.key = key
@@ -26,7 +30,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var isUsageError: Bool { source == Self.commandLine }
 
     /// The `source` of an error in a flag.
-    public static let commandLine = "command line"
+    package static let commandLine = "command line"
 
     public var description: String {
         var text = source

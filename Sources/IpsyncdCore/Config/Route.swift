@@ -1,27 +1,27 @@
 /// One proxied path: nginx's `location LOC` is pointed at the Service's ClusterIP and port.
-public struct Route: Sendable, Hashable, CustomStringConvertible {
-    public var location: String
-    public var service: String
+package struct Route: Sendable, Hashable, CustomStringConvertible {
+    package var location: String
+    package var service: String
     /// The Service port (`spec.ports[].name` or `.port`); nil means the Service's only port.
-    public var port: PortRef?
+    package var port: PortRef?
 
-    public init(location: String, service: String, port: PortRef? = nil) {
+    package init(location: String, service: String, port: PortRef? = nil) {
         self.location = location
         self.service = service
         self.port = port
     }
 
     /// `LOC=SERVICE[:PORT]`, the form of `--route`.
-    public var description: String {
+    package var description: String {
         "\(location)=\(service)" + (port.map { ":\($0)" } ?? "")
     }
 }
 
-public enum PortRef: Sendable, Hashable, CustomStringConvertible {
+package enum PortRef: Sendable, Hashable, CustomStringConvertible {
     case name(String)
     case number(Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .name(let name): name
         case .number(let number): String(number)
@@ -31,7 +31,7 @@ public enum PortRef: Sendable, Hashable, CustomStringConvertible {
 
 extension Route {
     /// The flowmaster setup (docs/design.md §4).
-    public static let defaults: [Route] = [
+    package static let defaults: [Route] = [
         Route(location: "/", service: "frontend-nextjs"),
         Route(location: "/api/", service: "api-gateway"),
         Route(location: "/ws/", service: "websocket-gateway"),

@@ -3,44 +3,44 @@ import Posix
 
 /// Every option of docs/design.md §4, resolved: a flag wins over the config file, the file over the default.
 public struct Settings: Sendable {
-    public var kubeconfig: String?
-    public var context: String?
-    public var namespace = "flowmaster"
-    public var site = "/etc/nginx/sites-enabled/flowmaster"
-    public var nginxConf = "/etc/nginx/nginx.conf"
-    public var routes = Route.defaults
+    package var kubeconfig: String?
+    package var context: String?
+    package var namespace = "flowmaster"
+    package var site = "/etc/nginx/sites-enabled/flowmaster"
+    package var nginxConf = "/etc/nginx/nginx.conf"
+    package var routes = Route.defaults
     /// nil: patch mode (rewrite the targets in the site file); else the template renders the whole file.
-    public var template: String?
+    package var template: String?
     /// `{config}` is replaced by the staged main config's path.
-    public var checkCommand = "nginx -t -c {config}"
+    package var checkCommand = "nginx -t -c {config}"
     /// `ignore-dependencies`: the unit is ordered After=nginx.service, so while ipsyncd is being stopped a plain
     /// reload job would queue behind ipsyncd's own stop job and the apply in flight could not finish.
-    public var reloadCommand = "systemctl reload --job-mode=ignore-dependencies nginx"
-    public var settle: Duration = .milliseconds(50)
-    public var minReloadInterval: Duration = .seconds(1)
-    public var resyncInterval: Duration = .seconds(300)
+    package var reloadCommand = "systemctl reload --job-mode=ignore-dependencies nginx"
+    package var settle: Duration = .milliseconds(50)
+    package var minReloadInterval: Duration = .seconds(1)
+    package var resyncInterval: Duration = .seconds(300)
     public var logFormat = LogFormat.auto
     public var logLevel = Logger.Level.info
-    public var commandTimeout: Duration = .seconds(30)
+    package var commandTimeout: Duration = .seconds(30)
     /// A whole LIST/GET to the API server (its response headers: within half of it).
-    public var apiTimeout: Duration = .seconds(30)
+    package var apiTimeout: Duration = .seconds(30)
     /// An exec credential plugin is killed with its process group after this.
-    public var execTimeout: Duration = .seconds(30)
+    package var execTimeout: Duration = .seconds(30)
     /// A watch connection silent for this long is dead (TCP keepalive, bookmark deadline).
-    public var watchSilence: Duration = .seconds(60)
-    public var stateDir = "/var/lib/ipsyncd"
-    public var metricsFile: String?
+    package var watchSilence: Duration = .seconds(60)
+    package var stateDir = "/var/lib/ipsyncd"
+    package var metricsFile: String?
     /// Refuse ClusterIPs outside these blocks; empty: no limit.
-    public var serviceCIDRs: [ServiceCIDR] = []
+    package var serviceCIDRs: [ServiceCIDR] = []
 
     /// The config file that was read, nil when none was.
-    public internal(set) var configFile: String?
+    package internal(set) var configFile: String?
     /// What `load` was given, so that SIGHUP can load again the same way (`reloaded()`).
-    public internal(set) var requestedConfigPath: String?
-    public internal(set) var overrides = SettingsOverrides()
+    package internal(set) var requestedConfigPath: String?
+    package internal(set) var overrides = SettingsOverrides()
 
     /// The built-in defaults: the flowmaster setup on dev-01.
-    public init() {}
+    package init() {}
 
     public static let defaultConfigPath = "/etc/ipsyncd/ipsyncd.yaml"
 
@@ -51,7 +51,7 @@ public struct Settings: Sendable {
     }
 
     /// Loads again from the same file and flags (SIGHUP).
-    public func reloaded() throws(ConfigError) -> Settings {
+    package func reloaded() throws(ConfigError) -> Settings {
         try Settings.load(configPath: requestedConfigPath, overrides: overrides)
     }
 

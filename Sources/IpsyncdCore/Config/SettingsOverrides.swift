@@ -8,7 +8,7 @@ public struct SettingsOverrides: Sendable, Equatable {
 
     public init() {}
 
-    public subscript(key: String) -> String? {
+    package subscript(key: String) -> String? {
         get { values[key] }
         set { values[key] = newValue }
     }

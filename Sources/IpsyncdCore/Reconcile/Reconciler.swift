@@ -1,9 +1,9 @@
-public import K8sWatch
+import K8sWatch
 import NginxConf
 
 /// snapshot × routes × site bytes (or a template) → plan. Pure: never touches files, processes or the network.
-public enum Reconciler {
-    public static func plan(snapshot: ServiceSnapshot, routes: [Route], site: [UInt8], sitePath: String,
+package enum Reconciler {
+    package static func plan(snapshot: ServiceSnapshot, routes: [Route], site: [UInt8], sitePath: String,
                             template: [UInt8]?, templatePath: String = "template",
                             serviceCIDRs: [ServiceCIDR] = []) -> Plan {
         let addresses = routes.map { ServiceAddress.resolve($0, in: snapshot, serviceCIDRs: serviceCIDRs) }

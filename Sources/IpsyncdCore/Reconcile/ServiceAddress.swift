@@ -2,13 +2,13 @@ import Glibc
 import K8sWatch
 
 /// A Service's address as written into nginx: its ClusterIP and Service port (never targetPort).
-public struct ServiceAddress: Sendable, Hashable, CustomStringConvertible {
+package struct ServiceAddress: Sendable, Hashable, CustomStringConvertible {
     /// Unbracketed, validated as an IPv4 or IPv6 literal.
-    public var ip: String
-    public var port: Int
-    public var isIPv6: Bool { ip.contains(":") }
+    package var ip: String
+    package var port: Int
+    package var isIPv6: Bool { ip.contains(":") }
     /// "10.43.0.12:9000", "[fd00::7]:80".
-    public var description: String { isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
+    package var description: String { isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
 }
 
 extension ServiceAddress {

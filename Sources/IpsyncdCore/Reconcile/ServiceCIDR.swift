@@ -2,13 +2,13 @@ import Glibc
 
 /// One block of the `service_cidr` setting, `10.43.0.0/16` or `fd00:43::/112`: a ClusterIP outside every
 /// block is refused (docs/design.md §7.3).
-public struct ServiceCIDR: Sendable, Hashable, CustomStringConvertible {
+package struct ServiceCIDR: Sendable, Hashable, CustomStringConvertible {
     let network: [UInt8]
     let prefix: Int
-    public let description: String
+    package let description: String
 
     /// nil when `text` is not ADDRESS/PREFIX with a prefix that fits the address family.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let bytes = ServiceCIDR.bytes(String(parts[0])),
               parts[1].allSatisfy(\.isASCII), parts[1].allSatisfy(\.isNumber), !parts[1].isEmpty,
@@ -18,7 +18,7 @@ public struct ServiceCIDR: Sendable, Hashable, CustomStringConvertible {
         description = text
     }
 
-    public func contains(_ ip: String) -> Bool {
+    package func contains(_ ip: String) -> Bool {
         guard let bytes = ServiceCIDR.bytes(ip), bytes.count == network.count else { return false }
         return ServiceCIDR.masked(bytes, prefix) == network
     }

@@ -107,7 +107,7 @@ struct ResyncLine: Sendable, Equatable {
 extension ResyncResult {
     /// The same result in `sync`'s words on stderr (the journal's words are `ResyncLine.message`).
     /// One line: "applied: /api/ api-gateway 10.43.0.12:9000 → 10.43.7.3:9000", "in sync, nothing written", …
-    public var summary: String {
+    package var summary: String {
         let changed = changes.map { "\($0.location) \($0.service) \($0.old) → \($0.new)" }.joined(separator: ", ")
         let keptText = kept.map { "kept \($0.location) (\($0.reason ?? ""))" }.joined(separator: ", ")
         var text: String

@@ -5,7 +5,7 @@ import NginxApply
 /// IPSYNCD_ROUTE / IPSYNCD_SERVICE / IPSYNCD_OLD / IPSYNCD_NEW (one value per changed or kept route).
 /// `retryIn`: when a failed resync will be tried again. `checkCommand` names the check in a failure
 /// (`nginx -t: …`).
-public func logResync(_ result: ResyncResult, logger: Logger, retryIn: Duration? = nil,
+package func logResync(_ result: ResyncResult, logger: Logger, retryIn: Duration? = nil,
                       checkCommand: String = "nginx -t") {
     ResyncLine(result, retryIn: retryIn, checkCommand: checkCommand).log(to: logger)
 }

@@ -1,7 +1,7 @@
 extension MetricsFile {
     /// One resync's result: its kind, the check and reload durations, whether a reload ran and worked,
     /// and each route's in-sync state after it.
-    public mutating func record(_ result: ResyncResult, at time: Double) {
+    package mutating func record(_ result: ResyncResult, at time: Double) {
         var reloadOK: Bool?
         if result.report != nil || result.reloadedPending { reloadOK = true }
         if result.touchedReload && result.applyError != nil { reloadOK = false }

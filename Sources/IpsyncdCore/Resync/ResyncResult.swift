@@ -3,7 +3,7 @@ import NginxApply
 /// What one resync came to. Its one rendering for each reader: `rawValue` is the journal's IPSYNCD_RESULT,
 /// the JSON line's `ipsyncd_result` and the metrics' `result` label; `ResyncLine` words the text.
 /// The order is the order of the metrics samples.
-public enum ResyncOutcome: String, Sendable, CaseIterable {
+package enum ResyncOutcome: String, Sendable, CaseIterable {
     /// The new file passed the check, was swapped in, and nginx reloaded.
     case applied
     /// The file already points at every live address: nothing written, nothing run.
@@ -17,22 +17,22 @@ public enum ResyncOutcome: String, Sendable, CaseIterable {
 }
 
 /// What one resync did, for the journal line (`logResync`), metrics, and `ipsyncd sync`'s exit code.
-public struct ResyncResult: Sendable {
-    public var outcome: ResyncOutcome
-    public var dryRun: Bool
+package struct ResyncResult: Sendable {
+    package var outcome: ResyncOutcome
+    package var dryRun: Bool
     /// nil when the site file (or template) could not be read.
-    public var plan: Plan?
-    public var report: ApplyReport?
-    public var applyError: ApplyError?
+    package var plan: Plan?
+    package var report: ApplyReport?
+    package var applyError: ApplyError?
     /// Why the resync failed, for humans (names the file or command and what to do).
-    public var failure: String?
+    package var failure: String?
     /// The file was in sync but an earlier change's reload was pending, and it has now been done.
-    public var reloadedPending = false
-    public var planDuration: Duration = .zero
-    public var applyDuration: Duration?
-    public var duration: Duration = .zero
+    package var reloadedPending = false
+    package var planDuration: Duration = .zero
+    package var applyDuration: Duration?
+    package var duration: Duration = .zero
     /// The instants of its steps, for the `resync.trace` debug line.
-    public var trace = PhaseTrace()
+    package var trace = PhaseTrace()
 
     init(outcome: ResyncOutcome, dryRun: Bool) {
         self.outcome = outcome
@@ -40,15 +40,15 @@ public struct ResyncResult: Sendable {
     }
 
     /// One per route: location, service, old, new, status, reason.
-    public var routes: [RouteOutcome] { plan?.outcomes ?? [] }
-    public var changes: [RouteOutcome] { routes.filter { $0.status == .changed } }
-    public var kept: [RouteOutcome] { routes.filter { $0.status == .kept } }
+    package var routes: [RouteOutcome] { plan?.outcomes ?? [] }
+    package var changes: [RouteOutcome] { routes.filter { $0.status == .changed } }
+    package var kept: [RouteOutcome] { routes.filter { $0.status == .kept } }
     /// Routes that could not be synced (the others were), and the failure.
-    public var errors: [String] {
+    package var errors: [String] {
         var errors = plan?.errors ?? []
         if let failure, !errors.contains(failure) { errors.append(failure) }
         return errors
     }
-    public var warnings: [String] { plan?.warnings ?? [] }
-    public var diff: [UInt8] { plan?.diff ?? [] }
+    package var warnings: [String] { plan?.warnings ?? [] }
+    package var diff: [UInt8] { plan?.diff ?? [] }
 }

@@ -1,26 +1,26 @@
-public import K8sWatch
-public import Logging
+import K8sWatch
+import Logging
 import NginxApply
 import Posix
 
 /// One resync (docs/design.md §6 step 1, then the applier): read the site, plan, and apply when the bytes differ.
-public struct Resyncer: Sendable {
-    public var routes: [Route]
-    public var sitePath: String
+package struct Resyncer: Sendable {
+    package var routes: [Route]
+    package var sitePath: String
     /// Template mode when set: the template is read at every resync (an edit takes effect at the next one).
-    public var templatePath: String?
-    public var applier: Applier
+    package var templatePath: String?
+    package var applier: Applier
     /// The `service_cidr` setting: addresses outside are refused (empty: no limit).
-    public var serviceCIDRs: [ServiceCIDR] = []
+    package var serviceCIDRs: [ServiceCIDR] = []
 
-    public init(routes: [Route], sitePath: String, templatePath: String?, applier: Applier) {
+    package init(routes: [Route], sitePath: String, templatePath: String?, applier: Applier) {
         self.routes = routes
         self.sitePath = sitePath
         self.templatePath = templatePath
         self.applier = applier
     }
 
-    public init(settings: Settings, logger: Logger) {
+    package init(settings: Settings, logger: Logger) {
         self.init(routes: settings.routes, sitePath: settings.site, templatePath: settings.template,
                   applier: Applier(options: ApplyOptions(settings: settings), logger: logger))
         serviceCIDRs = settings.serviceCIDRs
@@ -31,7 +31,7 @@ public struct Resyncer: Sendable {
 
     /// With `dryRun` the result carries the diff; no file is written and no command is run. `trace` gets the
     /// instants of the steps (the caller may have marked the event and the settle's end).
-    public func resync(snapshot: ServiceSnapshot, dryRun: Bool, trace: PhaseTrace = PhaseTrace()) async -> ResyncResult {
+    package func resync(snapshot: ServiceSnapshot, dryRun: Bool, trace: PhaseTrace = PhaseTrace()) async -> ResyncResult {
         let clock = ContinuousClock()
         let start = clock.now
         var result = ResyncResult(outcome: .failed, dryRun: dryRun)
@@ -122,7 +122,7 @@ public struct Resyncer: Sendable {
 
 extension ApplyOptions {
     /// The applier's part of the settings.
-    public init(settings: Settings) {
+    package init(settings: Settings) {
         self.init(sitePath: settings.site, nginxConf: settings.nginxConf, checkCommand: settings.checkCommand,
                   reloadCommand: settings.reloadCommand, commandTimeout: settings.commandTimeout,
                   stateDir: settings.stateDir)

@@ -1,4 +1,4 @@
-public import Logging
+import Logging
 import K8sWatch
 import NginxApply
 import Synchronization
@@ -10,7 +10,7 @@ import Posix
 /// `resync_interval`; backoff after a failed check or reload; SIGHUP reloads the config, SIGTERM/SIGINT stop.
 /// The decisions are the `Scheduler`'s; this shell runs it in one task group whose children are the signals,
 /// the watch, the timers and the apply in progress, and carries out its actions.
-public struct Daemon: Sendable {
+package struct Daemon: Sendable {
     /// Where signals come from: the process (the binary) or a script (tests, which must not signal themselves).
     enum SignalSource: Sendable {
         case process
@@ -27,7 +27,7 @@ public struct Daemon: Sendable {
     private let stopGrace: Duration
 
     /// `dryRun`: log the diff each resync would apply; never write a file or run the check or reload command.
-    public init(settings: Settings, logger: Logger, dryRun: Bool = false) {
+    package init(settings: Settings, logger: Logger, dryRun: Bool = false) {
         let environment = ProcessEnvironment.current
         self.init(settings: settings, logger: logger, dryRun: dryRun, notifier: SystemdNotifier(environment: environment),
                   signals: .process, stopGrace: .seconds(4)) { settings throws(K8sError) in
@@ -47,7 +47,7 @@ public struct Daemon: Sendable {
     }
 
     /// Runs until SIGTERM or SIGINT (exit code 0), or until the start fails (78, EX_CONFIG: no usable kubeconfig).
-    public func run() async -> Int32 {
+    package func run() async -> Int32 {
         // Before anything else: from here on SIGTERM and SIGHUP are events, not the default actions.
         let processSignals: UnixSignals? = if case .process = signalSource { UnixSignals([SIGHUP, SIGTERM, SIGINT]) } else { nil }
         // The peak resident memory is the largest of the start-up's stages, not their sum: what the loader, the
@@ -275,8 +275,8 @@ private struct DaemonLoop {
             lastMetricsError = nil
         } catch {
             // Once per distinct error, not once per resync.
-            if lastMetricsError != error.message { logger.warning("\(error.message)") }
-            lastMetricsError = error.message
+            if lastMetricsError != error.description { logger.warning("\(error)") }
+            lastMetricsError = error.description
         }
     }
 

@@ -4,30 +4,30 @@ import Posix
 /// The counters and gauges of one daemon's life, rendered in the Prometheus text format for node_exporter's
 /// textfile collector, and written atomically (temp file in the same directory, fsync, rename) after each resync.
 /// Modelled on ingress-nginx's `nginx_ingress_controller_config_last_reload_*` metrics.
-public struct MetricsFile: Sendable {
-    public struct RouteState: Sendable, Equatable {
-        public var location: String
-        public var service: String
-        public var inSync: Bool
-        public init(location: String, service: String, inSync: Bool) {
+package struct MetricsFile: Sendable {
+    package struct RouteState: Sendable, Equatable {
+        package var location: String
+        package var service: String
+        package var inSync: Bool
+        package init(location: String, service: String, inSync: Bool) {
             self.location = location; self.service = service; self.inSync = inSync
         }
     }
 
-    public let path: String
-    public private(set) var resyncs: [ResyncOutcome: Int] = [:]
-    public private(set) var reloadsOK = 0
-    public private(set) var reloadsFailed = 0
-    public private(set) var lastSuccess: Double?
-    public var watchReconnects = 0
-    public var routes: [RouteState] = []
-    public private(set) var checkDuration: Duration?
-    public private(set) var reloadDuration: Duration?
+    package let path: String
+    package private(set) var resyncs: [ResyncOutcome: Int] = [:]
+    package private(set) var reloadsOK = 0
+    package private(set) var reloadsFailed = 0
+    package private(set) var lastSuccess: Double?
+    package var watchReconnects = 0
+    package var routes: [RouteState] = []
+    package private(set) var checkDuration: Duration?
+    package private(set) var reloadDuration: Duration?
 
-    public init(path: String) { self.path = path }
+    package init(path: String) { self.path = path }
 
     /// One resync's result; `at` is the wall-clock time in seconds since the epoch.
-    public mutating func record(_ kind: ResyncOutcome, at time: Double, check: Duration?, reload: Duration?,
+    package mutating func record(_ kind: ResyncOutcome, at time: Double, check: Duration?, reload: Duration?,
                                 reloadOK: Bool?) {
         resyncs[kind, default: 0] += 1
         if kind != .failed { lastSuccess = time }
@@ -40,7 +40,7 @@ public struct MetricsFile: Sendable {
         }
     }
 
-    public func render() -> String {
+    package func render() -> String {
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -67,10 +67,10 @@ public struct MetricsFile: Sendable {
     }
 
     /// Atomic replace: the collector never reads a half-written file.
-    public func write() throws(RuntimeError) {
+    package func write() throws(ConfigError) {
         do { try Posix.replace(path, with: Array(render().utf8), mode: 0o644) } catch {
-            throw RuntimeError(code: .metricsWrite,
-                               message: "metrics_file: cannot write \(path) (\(error)) (check that the directory exists and is writable)")
+            throw ConfigError(code: .metricsWrite, source: path, key: "metrics_file",
+                              message: "cannot write it (\(error)); check that the directory exists and is writable")
         }
     }
 

@@ -2,12 +2,12 @@ import Glibc
 
 /// The sd_notify protocol spoken directly: one datagram of `KEY=value` lines to `$NOTIFY_SOCKET` (a path, or
 /// `@name` in the abstract namespace). Outside systemd (no NOTIFY_SOCKET) every call does nothing.
-public struct SystemdNotifier: Sendable {
+package struct SystemdNotifier: Sendable {
     private let socket: UnixDatagramSocket?
     /// Half of `WATCHDOG_USEC` when the watchdog is meant for this process (WATCHDOG_PID unset or ours), else nil.
-    public let watchdogInterval: Duration?
+    package let watchdogInterval: Duration?
 
-    public init(environment: [String: String]) {
+    package init(environment: [String: String]) {
         socket = environment["NOTIFY_SOCKET"].flatMap { try? UnixDatagramSocket(path: $0) }
         let pidMatches = environment["WATCHDOG_PID"].map { Int32($0) == getpid() } ?? true
         if pidMatches, let text = environment["WATCHDOG_USEC"], let usec = Int64(text), usec > 0 {
@@ -18,14 +18,14 @@ public struct SystemdNotifier: Sendable {
     }
 
     /// Reads the process environment.
-    public init() { self.init(environment: ProcessEnvironment.current) }
+    package init() { self.init(environment: ProcessEnvironment.current) }
 
-    public var isActive: Bool { socket != nil }
+    package var isActive: Bool { socket != nil }
 
-    public func ready(status: String) { send([("READY", "1"), ("STATUS", status)]) }
-    public func status(_ text: String) { send([("STATUS", text)]) }
-    public func watchdog() { if watchdogInterval != nil { send([("WATCHDOG", "1")]) } }
-    public func stopping(status: String) { send([("STOPPING", "1"), ("STATUS", status)]) }
+    package func ready(status: String) { send([("READY", "1"), ("STATUS", status)]) }
+    package func status(_ text: String) { send([("STATUS", text)]) }
+    package func watchdog() { if watchdogInterval != nil { send([("WATCHDOG", "1")]) } }
+    package func stopping(status: String) { send([("STOPPING", "1"), ("STATUS", status)]) }
 
     /// Values are single lines by protocol: a newline would start a new assignment.
     func send(_ assignments: [(String, String)]) {

@@ -9,13 +9,13 @@ final class UnixDatagramSocket: Sendable {
     private let address: sockaddr_un
     private let addressLength: socklen_t
 
-    init(path: String) throws(RuntimeError) {
+    init(path: String) throws(ConfigError) {
         guard let (address, length) = Self.makeAddress(path) else {
-            throw RuntimeError(code: .socket, message: "unix socket path too long or empty: \(path)")
+            throw ConfigError(code: .socket, source: path, message: "unix socket path too long or empty")
         }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
-            throw RuntimeError(code: .socket, message: "cannot create a unix datagram socket: \(Posix.lastError())")
+            throw ConfigError(code: .socket, source: path, message: "cannot create a unix datagram socket: \(Posix.lastError())")
         }
         self.path = path
         self.fd = fd

@@ -1,12 +1,12 @@
 /// What a connection to the API server needs, after loading. Secrets stay module-internal and are
 /// never printed: `description` says where each part comes from, not what it is.
-public struct ClusterCredentials: Sendable, CustomStringConvertible {
+package struct ClusterCredentials: Sendable, CustomStringConvertible {
     /// "https://127.0.0.1:6443"
-    public var server: String
+    package var server: String
     /// From the context, or the service account's namespace in-cluster.
-    public var namespace: String?
+    package var namespace: String?
     /// "kubeconfig /path (context ctx)" or "in-cluster", for messages.
-    public var source: String
+    package var source: String
 
     /// A PEM document from a file (read by curl at each connect) or inline.
     enum PEM: Sendable, Equatable {
@@ -27,13 +27,13 @@ public struct ClusterCredentials: Sendable, CustomStringConvertible {
     var configFile: String?
 
     /// Credentials without authentication or TLS settings (a plain-HTTP server or the system CAs).
-    public init(server: String, namespace: String? = nil, source: String? = nil) {
+    package init(server: String, namespace: String? = nil, source: String? = nil) {
         self.server = server
         self.namespace = namespace
         self.source = source ?? "the given credentials"
     }
 
-    public var description: String {
+    package var description: String {
         var parts = ["server \(server)", "from \(source)"]
         if let namespace { parts.append("namespace \(namespace)") }
         parts.append(Self.describe("CA", certificateAuthority))

@@ -4,9 +4,9 @@ import Posix
 
 /// Finds and reads the kubeconfig (or the in-cluster service account) and resolves one context
 /// into `ClusterCredentials`. Every error names the file and the key that is wrong.
-public enum KubeConfigLoader {
+package enum KubeConfigLoader {
     /// docs/design.md §4 search order: explicit path, $KUBECONFIG (merged), in-cluster, k3s, kubeadm, ~/.kube/config.
-    public static func load(path: String?, context: String?, environment: [String: String]) throws(K8sError) -> ClusterCredentials {
+    package static func load(path: String?, context: String?, environment: [String: String]) throws(K8sError) -> ClusterCredentials {
         try load(path: path, context: context, environment: environment,
                  serviceAccountDirectory: InCluster.serviceAccountDirectory, wellKnownPaths: nil)
     }

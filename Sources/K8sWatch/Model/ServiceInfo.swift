@@ -5,7 +5,7 @@ public struct ServicePort: Sendable, Hashable {
     /// TCP, UDP or SCTP (`protocol` in the API; TCP when absent).
     public var protocolName: String
 
-    public init(name: String?, port: Int, protocolName: String = "TCP") {
+    package init(name: String?, port: Int, protocolName: String = "TCP") {
         self.name = name
         self.port = port
         self.protocolName = protocolName
@@ -24,7 +24,7 @@ public struct ServiceInfo: Sendable, Hashable {
     public var ports: [ServicePort]
     public var externalName: String?
 
-    public init(name: String, type: String = "ClusterIP", clusterIP: String?, clusterIPs: [String]? = nil,
+    package init(name: String, type: String = "ClusterIP", clusterIP: String?, clusterIPs: [String]? = nil,
                 ports: [ServicePort], externalName: String? = nil) {
         self.name = name
         self.type = type
@@ -44,7 +44,7 @@ public struct ServiceSnapshot: Sendable, Equatable {
     /// first instant of a resync's trace. Not part of equality.
     public var receivedAt: UInt64
 
-    public init(services: [String: ServiceInfo], resourceVersion: String, receivedAt: UInt64 = 0) {
+    package init(services: [String: ServiceInfo], resourceVersion: String, receivedAt: UInt64 = 0) {
         self.services = services
         self.resourceVersion = resourceVersion
         self.receivedAt = receivedAt

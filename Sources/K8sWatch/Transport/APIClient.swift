@@ -3,19 +3,19 @@ import Foundation
 /// The Kubernetes API over libcurl. Each request gets its own curl handle and runs on a thread of
 /// its own (blocking I/O never occupies the cooperative pool); token files and exec plugins are
 /// consulted at every connect.
-public final class APIClient: Sendable {
+package final class APIClient: Sendable {
     let credentials: ClusterCredentials
-    public let timeouts: APITimeouts
+    package let timeouts: APITimeouts
     /// A whole LIST body larger than this is refused rather than held in memory.
     let bodyLimit = 512 << 20
 
-    public init(credentials: ClusterCredentials, timeouts: APITimeouts = APITimeouts()) {
+    package init(credentials: ClusterCredentials, timeouts: APITimeouts = APITimeouts()) {
         self.credentials = credentials
         self.timeouts = timeouts
     }
 
     /// GET, whole body. Non-2xx → K8sError with the Status message, the HTTP status and Retry-After.
-    public func get(_ path: String, query: [(String, String)]) async throws(K8sError) -> [UInt8] {
+    package func get(_ path: String, query: [(String, String)]) async throws(K8sError) -> [UInt8] {
         let url = Self.url(server: credentials.server, path: path, query: query)
         let transfer = CurlTransfer()
         let result = await onOwnThread(transfer) { self.fetch(transfer, url: url) }
@@ -23,7 +23,7 @@ public final class APIClient: Sendable {
     }
 
     /// Streaming GET for watches (the `ServiceAPI` contract): returns once the answer's head is known.
-    func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
+    package func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
         async throws(K8sError) -> AsyncThrowingStream<[UInt8], any Error> {
         let url = Self.url(server: credentials.server, path: path, query: query)
         let transfer = CurlTransfer()

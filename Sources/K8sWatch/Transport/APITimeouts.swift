@@ -2,17 +2,17 @@
 /// request for ever. The defaults are far from what a healthy API server needs; tests shrink them.
 public struct APITimeouts: Sendable, Equatable {
     /// TCP connect and TLS handshake.
-    public var connect: Duration
+    package var connect: Duration
     /// From the start of a transfer to the end of the response headers (LIST, GET and watch).
-    public var headers: Duration
+    package var headers: Duration
     /// A whole LIST/GET, credential plugin included: `status` and `check` answer within this.
-    public var request: Duration
+    package var request: Duration
     /// An exec credential plugin is killed, with its process group, after this.
-    public var execPlugin: Duration
+    package var execPlugin: Duration
     /// A watch connection with no byte for this long is dead: TCP keepalive probes the socket after
     /// half of it and gives up after the rest, and a watch on a server that sends bookmarks gets a
     /// read deadline of 1.25 × this (kube-apiserver sends one about every minute).
-    public var watchSilence: Duration
+    package var watchSilence: Duration
 
     public init(connect: Duration = .seconds(5), headers: Duration = .seconds(15), request: Duration = .seconds(30),
                 execPlugin: Duration = .seconds(30), watchSilence: Duration = .seconds(60)) {

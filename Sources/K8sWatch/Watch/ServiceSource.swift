@@ -26,12 +26,12 @@ public protocol ServiceWatch: Sendable {
 
 /// The Kubernetes API as the source: one connection value (credentials loaded once, namespace, names).
 public struct KubernetesSource: ServiceSource {
-    public let credentials: ClusterCredentials
-    public let namespace: String
-    public let names: Set<String>
+    package let credentials: ClusterCredentials
+    package let namespace: String
+    package let names: Set<String>
     private let client: APIClient
 
-    public init(credentials: ClusterCredentials, namespace: String, names: Set<String>,
+    package init(credentials: ClusterCredentials, namespace: String, names: Set<String>,
                 timeouts: APITimeouts = APITimeouts()) {
         self.credentials = credentials
         self.namespace = namespace
@@ -61,7 +61,7 @@ public struct KubernetesSource: ServiceSource {
     public func watch(logger: Logger) -> any ServiceWatch { watcher(logger: logger) }
 
     /// The concrete watcher, for callers that read its `health`.
-    public func watcher(logger: Logger) -> ServiceWatcher {
+    package func watcher(logger: Logger) -> ServiceWatcher {
         var timing = WatchTiming()
         timing.bookmarkSilence = client.timeouts.bookmarkSilence
         return ServiceWatcher(api: client, namespace: namespace, names: names, logger: logger, timing: timing)
@@ -69,5 +69,5 @@ public struct KubernetesSource: ServiceSource {
 }
 
 extension ServiceWatcher: ServiceWatch {
-    public func reconnects() async -> Int { health.reconnects }
+    package func reconnects() async -> Int { health.reconnects }
 }

@@ -4,12 +4,12 @@ import Posix
 /// Keeps a live view of some Services of one namespace, like client-go's Reflector: LIST, then
 /// WATCH from the list's resourceVersion; a clean close re-watches from the last resourceVersion,
 /// 410 Gone relists, 429 waits Retry-After, anything else backs off and relists.
-public actor ServiceWatcher {
+package actor ServiceWatcher {
     /// A new snapshot after the first LIST and then whenever a watched Service changes. The newest
     /// snapshot waits for a slow consumer; older ones are dropped. One consumer; it finishes when
     /// `run()` ends.
-    public nonisolated let snapshots: AsyncStream<ServiceSnapshot>
-    public private(set) var health = WatchHealth()
+    package nonisolated let snapshots: AsyncStream<ServiceSnapshot>
+    package private(set) var health = WatchHealth()
 
     private let api: any ServiceAPI
     private let path: String
@@ -36,7 +36,7 @@ public actor ServiceWatcher {
     private var currentWatch: Task<WatchOutcome, Never>?
     private var currentList: Task<Result<ServiceDecoder.List, K8sError>, Never>?
 
-    init(api: any ServiceAPI, namespace: String, names: Set<String>, logger: Logger, timing: WatchTiming = WatchTiming()) {
+    package init(api: any ServiceAPI, namespace: String, names: Set<String>, logger: Logger, timing: WatchTiming = WatchTiming()) {
         self.api = api
         self.path = "/api/v1/namespaces/\(namespace)/services"
         self.names = names
@@ -51,14 +51,14 @@ public actor ServiceWatcher {
 
     /// Asks for a fresh LIST (the resync interval); a change found there is published. A watch or a
     /// LIST in progress is abandoned (a stuck request must not outlive the resync that replaces it).
-    public func relist() {
+    package func relist() {
         relistRequested = true
         currentWatch?.cancel()
         currentList?.cancel()
     }
 
     /// Lists and watches until the task is cancelled; never returns early, never throws.
-    public func run() async {
+    package func run() async {
         var step = Step.list(resourceVersion: nil)
         rounds: while !Task.isCancelled {
             if relistRequested {

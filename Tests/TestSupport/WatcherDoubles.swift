@@ -3,15 +3,15 @@ import InMemoryLogging
 import Synchronization
 import Testing
 import TestSupport
-@testable import K8sWatch
+import K8sWatch
 
-// Test doubles for the K8sWatch suites (real code: the watcher runs against them unchanged). They use
-// K8sWatch internals (ServiceAPI, WatchTiming), so they live in this target; the generic ones are in TestSupport.
+// Test doubles for the watcher (real code: the watcher runs against them unchanged). They use K8sWatch's
+// package seams (ServiceAPI, WatchTiming, ServiceWatcher.init(api:…)), so their own surface is `package` too.
 
 /// A `ServiceAPI` that answers from a script and records every request. When a script runs out,
 /// the request hangs until its task is cancelled, so a test can look at the watcher at rest.
-actor ScriptedAPI: ServiceAPI {
-    enum Reply: Sendable {
+package actor ScriptedAPI: ServiceAPI {
+    package enum Reply: Sendable {
         /// `get`: a 200 body.
         case body(String)
         /// `get` or `stream`: a non-2xx answer.
@@ -21,26 +21,26 @@ actor ScriptedAPI: ServiceAPI {
         /// `get`: no answer until the request is cancelled.
         case hang
     }
-    enum End: Sendable { case clean, error(K8sError), hang }
-    struct Request: Sendable, CustomStringConvertible {
-        var watch: Bool
-        var query: [String: String]
+    package enum End: Sendable { case clean, error(K8sError), hang }
+    package struct Request: Sendable, CustomStringConvertible {
+        package var watch: Bool
+        package var query: [String: String]
         /// The read deadline a watch was given.
-        var idleTimeout: Duration? = nil
-        var description: String { (watch ? "watch " : "list ") + query.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: "&") }
+        package var idleTimeout: Duration? = nil
+        package var description: String { (watch ? "watch " : "list ") + query.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: "&") }
     }
 
     private var lists: [Reply]
     private var watches: [Reply]
     private var open: [AsyncThrowingStream<[UInt8], any Error>.Continuation] = []
-    private(set) var requests: [Request] = []
+    package private(set) var requests: [Request] = []
 
-    init(lists: [Reply], watches: [Reply]) {
+    package init(lists: [Reply], watches: [Reply]) {
         self.lists = lists
         self.watches = watches
     }
 
-    func get(_ path: String, query: [(String, String)]) async throws(K8sError) -> [UInt8] {
+    package func get(_ path: String, query: [(String, String)]) async throws(K8sError) -> [UInt8] {
         requests.append(Request(watch: false, query: Dictionary(query, uniquingKeysWith: { $1 })))
         guard !lists.isEmpty else { return try await hang() }
         switch lists.removeFirst() {
@@ -51,7 +51,7 @@ actor ScriptedAPI: ServiceAPI {
         }
     }
 
-    func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
+    package func stream(_ path: String, query: [(String, String)], idleTimeout: Duration)
         async throws(K8sError) -> AsyncThrowingStream<[UInt8], any Error> {
         requests.append(Request(watch: true, query: Dictionary(query, uniquingKeysWith: { $1 }), idleTimeout: idleTimeout))
         guard !watches.isEmpty else { return try await hang() }
@@ -78,14 +78,15 @@ actor ScriptedAPI: ServiceAPI {
 
 // MARK: - The harness
 
-struct Harness {
-    let api: ScriptedAPI
-    let watcher: ServiceWatcher
-    let logs = InMemoryLogHandler()
-    let delays = DelayRecorder()
-    let run: Task<Void, Never>
+/// A ServiceWatcher running against a ScriptedAPI, with its logs and the delays it asked for recorded.
+package struct Harness {
+    package let api: ScriptedAPI
+    package let watcher: ServiceWatcher
+    package let logs = InMemoryLogHandler()
+    package let delays = DelayRecorder()
+    package let run: Task<Void, Never>
 
-    init(names: Set<String> = ["api"], lists: [ScriptedAPI.Reply], watches: [ScriptedAPI.Reply],
+    package init(names: Set<String> = ["api"], lists: [ScriptedAPI.Reply], watches: [ScriptedAPI.Reply],
          configure: (inout WatchTiming) -> Void = { _ in }) {
         api = ScriptedAPI(lists: lists, watches: watches)
         var timing = WatchTiming()
@@ -101,12 +102,12 @@ struct Harness {
         run = Task { await watcher.run() }
     }
 
-    func requests(_ count: Int) async -> [ScriptedAPI.Request] {
+    package func requests(_ count: Int) async -> [ScriptedAPI.Request] {
         #expect(await eventually { await api.requests.count >= count }, "\(count) requests")
         return await api.requests
     }
 
-    func stop() async {
+    package func stop() async {
         run.cancel()
         await run.value
     }
