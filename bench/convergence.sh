@@ -6,7 +6,9 @@
 # The convergence poller opens a new connection for every request (every 2 ms), so it sees the first
 # answer of nginx's new workers; the load test keeps persistent connections, as real clients do.
 # Usage: bench/convergence.sh   (env: COUNT=40 recreates, SETTLE=50ms, LOAD_COUNT=20, RATE=250 req/s,
-#                                PHASES="floor ipsyncd load kubectl polljob" (add cron: a real once-a-minute
+#                                PHASES="floor ipsyncd load kubectl polljob" (add burst: BURST_COUNT=10 bursts of
+#                                3 recreates BURST_GAP_MS=40 apart, counting reloads; leading: the same and COUNT
+#                                recreates with --settle 0ms, a leading edge; cron: a real once-a-minute
 #                                job, CRON_COUNT=3 recreates), IPSYNCD=path to a built binary,
 #                                POLLER=fresh|persistent, POLL_MS=2)
 set -euo pipefail
@@ -14,6 +16,7 @@ source "$(dirname "$0")/lib/common.sh"
 count=${COUNT:-40}
 settle=${SETTLE:-50ms}
 load_count=${LOAD_COUNT:-20}
+burst_count=${BURST_COUNT:-10}
 rate=${RATE:-250}
 phases=" ${PHASES:-floor ipsyncd load kubectl polljob} "
 has() { [[ "$phases" == *" $1 "* ]]; }
@@ -37,7 +40,7 @@ converge --mode direct --count "$count" --site "$site" --check-cmd "$nginx_check
 fi
 
 reloads=none
-if has ipsyncd || has load; then
+if has ipsyncd || has load || has burst; then
     build_ipsyncd
     # Debug level: each apply logs its `resync.trace` line, the source of the phase table.
     start_ipsyncd --settle "$settle" --log-level debug
@@ -45,12 +48,33 @@ if has ipsyncd || has load; then
         note "ipsyncd run --settle $settle: $count recreates"
         converge --mode api --count "$count" --out "$out/ipsyncd.json" --label ipsyncd
     fi
+    if has burst; then
+        note "ipsyncd run --settle $settle: $burst_count bursts of 3 recreates, ${BURST_GAP_MS:-40} ms apart"
+        before=$(metric 'ipsyncd_reloads_total{result="ok"}')
+        converge --mode api --count "$burst_count" --burst 3 --burst-gap-ms "${BURST_GAP_MS:-40}" \
+            --out "$out/burst.json" --label burst
+        echo "bursts with settle $settle: $(( $(metric 'ipsyncd_reloads_total{result="ok"}') - before )) reloads for $burst_count bursts of 3 recreates"
+    fi
     if has load; then
         note "ipsyncd under $rate req/s: $load_count recreates with the old backend kept, $load_count with it killed"
         converge --mode api --count "$load_count" --load "$rate" --out "$out/load-keep.json" --label load-keep
         converge --mode api --count "$load_count" --load "$rate" --kill-old --out "$out/load-kill.json" --label load-kill
     fi
     reloads=$(metric 'ipsyncd_reloads_total{result="ok"}')
+    stop_pid "$ipsyncd_pid"
+fi
+
+if has leading; then
+    # A leading edge: no settle, so an isolated change is applied at once, and min_reload_interval alone keeps
+    # a burst to two reloads (the first change at once, the rest together one interval later).
+    build_ipsyncd
+    start_ipsyncd --settle 0ms --log-level debug
+    note "ipsyncd run --settle 0ms: $count recreates, then $burst_count bursts of 3"
+    converge --mode api --count "$count" --out "$out/leading.json" --label leading
+    before=$(metric 'ipsyncd_reloads_total{result="ok"}')
+    converge --mode api --count "$burst_count" --burst 3 --burst-gap-ms "${BURST_GAP_MS:-40}" \
+        --out "$out/leading-burst.json" --label leading-burst
+    echo "bursts with settle 0ms: $(( $(metric 'ipsyncd_reloads_total{result="ok"}') - before )) reloads for $burst_count bursts of 3 recreates"
     stop_pid "$ipsyncd_pid"
 fi
 

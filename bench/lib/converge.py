@@ -39,7 +39,10 @@ import time
 import urllib.request
 
 PORT = 19000
-BACKENDS = {"A": "127.0.0.21", "B": "127.0.0.22"}
+# A and B for single recreates; C and D too for bursts, so that each recreate of a burst moves to an address
+# not served during that burst.
+BACKENDS = {"A": "127.0.0.21", "B": "127.0.0.22", "C": "127.0.0.23", "D": "127.0.0.24"}
+CYCLE = "ABCD"
 NAME_OF = {ip: name for name, ip in BACKENDS.items()}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -261,6 +264,9 @@ def main():
     p.add_argument("--load", type=float, default=0)
     p.add_argument("--kill-old", action="store_true")
     p.add_argument("--gap-ms", type=int, default=0)
+    p.add_argument("--burst", type=int, default=1,
+                   help="recreates per round, --burst-gap-ms apart; the time counts from the last one's event")
+    p.add_argument("--burst-gap-ms", type=float, default=40)
     p.add_argument("--pause", type=float, default=1.5, help="seconds after each convergence (min reload interval)")
     p.add_argument("--pause-random", type=float, default=0,
                    help="plus a uniformly random 0..this many seconds (so that a periodic job is met at random)")
@@ -294,6 +300,10 @@ def main():
         for i in range(args.count):
             old_ip = ip
             new_ip = BACKENDS["B" if NAME_OF[old_ip] == "A" else "A"]
+            if args.burst > 1:
+                start = CYCLE.index(NAME_OF[old_ip])
+                steps = [BACKENDS[CYCLE[(start + k) % len(CYCLE)]] for k in range(1, args.burst + 1)]
+                new_ip = steps[-1]
             hook = None
             t0 = now()
             if args.kill_old:
@@ -301,6 +311,11 @@ def main():
             t_event = t0
             phases = None
             if args.mode == "api":
+                if args.burst > 1:
+                    for step in steps[:-1]:
+                        control_call(args.control, "POST", "/control/recreate/api-gateway",
+                                     {"clusterIP": step, "gapMs": args.gap_ms})
+                        time.sleep(args.burst_gap_ms / 1000)
                 wall0, mono0 = time.time_ns(), now()
                 answer = control_call(args.control, "POST", "/control/recreate/api-gateway",
                                       {"clusterIP": new_ip, "gapMs": args.gap_ms})

@@ -121,6 +121,10 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for label, run in (("floor: write + `nginx -t` + reload, no watch", floor),
                        ("**ipsyncd run** (settle %g ms)" % args.settle_ms, daemon),
+                       ("ipsyncd, burst of 3 recreates 40 ms apart (settle %g ms), from the last" % args.settle_ms,
+                        load(args.dir, "burst")),
+                       ("ipsyncd with `--settle 0ms` (leading edge), isolated recreate", load(args.dir, "leading")),
+                       ("ipsyncd with `--settle 0ms`, burst of 3 recreates, from the last", load(args.dir, "leading-burst")),
                        ("`kubectl get --watch` + sed + `nginx -t` + reload loop", kubectl)):
         if run:
             t = times(run)
