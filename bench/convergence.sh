@@ -39,7 +39,8 @@ fi
 reloads=none
 if has ipsyncd || has load; then
     build_ipsyncd
-    start_ipsyncd --settle "$settle"
+    # Debug level: each apply logs its `resync.trace` line, the source of the phase table.
+    start_ipsyncd --settle "$settle" --log-level debug
     if has ipsyncd; then
         note "ipsyncd run --settle $settle: $count recreates"
         converge --mode api --count "$count" --out "$out/ipsyncd.json" --label ipsyncd
@@ -83,4 +84,4 @@ fi
 
 echo "ipsyncd reloads: $reloads (confirmed); load average at the end: $(loadavg)"
 echo
-python3 "$lib/report.py" --settle-ms "$settle_ms" "$out"
+python3 "$lib/report.py" --settle-ms "$settle_ms" --trace-log "$work/ipsyncd.log" "$out"

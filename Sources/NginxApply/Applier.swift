@@ -19,8 +19,8 @@ public struct Applier: Sendable {
 
     /// docs/design.md §6 steps 2–9 for bytes the caller has already computed from `expected` (step 1, stopping
     /// when nothing changes, is the caller's). Throws `.siteChanged` when the file no longer holds
-    /// `expected` once the lock is held: recompute and call again.
-    public func apply(candidate: [UInt8], expected: [UInt8]) async throws(ApplyError) -> ApplyReport {
+    /// `expected` once the lock is held: recompute and call again. `trace` gets the instants of the steps.
+    public func apply(candidate: [UInt8], expected: [UInt8], trace: PhaseTrace = PhaseTrace()) async throws(ApplyError) -> ApplyReport {
         let lock = try await ApplyLock.acquire(stateDir: options.stateDir, timeout: options.commandTimeout)
         defer { lock.release() }
 
@@ -53,16 +53,28 @@ public struct Applier: Sendable {
         let check: CommandResult
         if staged {
             check = try await stagedCheckAndSwap(candidate: candidate, old: live, site: site, main: main, plan: plan,
-                                                 planned: planned)
+                                                 planned: planned, trace: trace)
         } else {
             let why = inPlaceReason(plan)
             logger.notice("checking by swap, check, restore", metadata: ["site": "\(site.target)", "why": "\(why)"])
-            check = try await swapCheckRestore(candidate: candidate, old: live, site: site, why: why, planned: planned)
+            check = try await swapCheckRestore(candidate: candidate, old: live, site: site, why: why, planned: planned,
+                                               trace: trace)
         }
         logger.debug("check passed, new bytes swapped in", metadata: [
             "site": "\(site.target)", "staged": "\(staged)", "check_duration": "\(check.duration)",
         ])
-        let reloadDuration = try await reloadAndConfirm(pidFile: pidFile(main: main))
+        let reloaded: Result<Duration, ApplyError>
+        if staged {
+            // The rename is visible at once, so nginx may reload while the directory's fsync makes it durable; the
+            // intent note (durable already) owes the reload until both are done, as after a crash in between.
+            async let reloading = reloadAndConfirm(pidFile: pidFile(main: main), trace: trace)
+            let synced = syncDirectory(of: site.target, trace: trace)
+            reloaded = await reloading
+            try synced.get()
+        } else {
+            reloaded = await reloadAndConfirm(pidFile: pidFile(main: main), trace: trace)
+        }
+        let reloadDuration = try reloaded.get()
         removeIntentNote()
         logger.debug("reload confirmed by new nginx workers", metadata: ["reload_duration": "\(reloadDuration)"])
         return ApplyReport(stagedCheck: staged, checkDuration: check.duration, reloadDuration: reloadDuration,
@@ -113,7 +125,7 @@ public struct Applier: Sendable {
         }
         logger.notice("the site file holds bytes nginx has not loaded yet (intent note): reloading nginx",
                       metadata: ["site": "\(note.site)"])
-        _ = try await reloadAndConfirm(pidFile: pidFile(main: try? Staging.MainConfig.load(options.nginxConf)))
+        _ = try await reloadAndConfirm(pidFile: pidFile(main: try? Staging.MainConfig.load(options.nginxConf))).get()
         removeIntentNote()
         return .reloaded
     }
@@ -156,7 +168,7 @@ public struct Applier: Sendable {
     /// note, the new bytes fsynced beside the target), so that only a rename and one directory fsync stand
     /// between a passed check and the reload. A failed check discards the prepared file and the note.
     private func stagedCheckAndSwap(candidate: [UInt8], old: [UInt8], site: Site, main: Staging.MainConfig,
-                                    plan: StagingPlan, planned: Planned) async throws(ApplyError) -> CommandResult {
+                                    plan: StagingPlan, planned: Planned, trace: PhaseTrace) async throws(ApplyError) -> CommandResult {
         let candidatePath = FileSystem.stagingPath(beside: site.target)
         let stagedMain = FileSystem.stagingPath(beside: main.path)
         defer {
@@ -170,9 +182,10 @@ public struct Applier: Sendable {
         } catch {
             throw ApplyError(code: .stageFailed, message: "cannot write a staged file for the check: \(error); the directory must be writable by ipsyncd")
         }
+        trace.mark(.staged)
         // The check command runs on a thread of its own (CommandRunner); the fsyncs go on meanwhile. A child
         // task (not a detached one), so that cancelling the apply kills the check command too.
-        async let check = runCheck(config: stagedMain)
+        async let check = runCheck(config: stagedMain, trace: trace)
         let prepared: String
         do {
             prepared = try prepareSwap(candidate, old: old, site: site, phase: .checked)
@@ -188,7 +201,8 @@ public struct Applier: Sendable {
             removeIntentNote()
             throw error
         }
-        try commitSwap(prepared, site: site, planned: planned)
+        // The directory's fsync goes on while nginx reloads (`apply`).
+        try commitSwap(prepared, site: site, planned: planned, syncDirectory: false, trace: trace)
         return result
     }
 
@@ -199,9 +213,10 @@ public struct Applier: Sendable {
 
     /// Fallback when the check cannot be staged (`why`): swap, check the real config, put the old bytes back on failure.
     private func swapCheckRestore(candidate: [UInt8], old: [UInt8], site: Site,
-                                  why: String, planned: Planned) async throws(ApplyError) -> CommandResult {
-        try commitSwap(try prepareSwap(candidate, old: old, site: site, phase: .unchecked), site: site, planned: planned)
-        let result = await runCheck(config: options.nginxConf)
+                                  why: String, planned: Planned, trace: PhaseTrace) async throws(ApplyError) -> CommandResult {
+        try commitSwap(try prepareSwap(candidate, old: old, site: site, phase: .unchecked), site: site, planned: planned,
+                       syncDirectory: true, trace: trace)
+        let result = await runCheck(config: options.nginxConf, trace: trace)
         do {
             try checkPassed(result, what: "the new text for \(site.target) failed the check (\(why), so it was checked in place); the old bytes are back")
         } catch {
@@ -224,8 +239,10 @@ public struct Applier: Sendable {
         return result
     }
 
-    private func runCheck(config: String) async -> CommandResult {
+    private func runCheck(config: String, trace: PhaseTrace) async -> CommandResult {
         let command = options.checkCommand.replacing("{config}", with: shellQuote(config))
+        trace.mark(.checkStart)
+        defer { trace.mark(.checkEnd) }
         return await CommandRunner(timeout: options.commandTimeout).run(command)
     }
 
@@ -266,10 +283,11 @@ public struct Applier: Sendable {
     }
 
     /// Step 6, the swap itself: the rename is atomic (a crash leaves the old bytes or the new ones), then
-    /// the directory is fsynced so that the rename survives a power loss. A hand edit made since the plan
+    /// (`syncDirectory`, else the caller's) the directory is fsynced so that the rename survives a power loss. A hand edit made since the plan
     /// (in place, or an editor's rename over the file) is never overwritten: the prepared file is discarded
     /// and `.siteChanged` tells the caller to plan again from the edited file.
-    private func commitSwap(_ temp: String, site: Site, planned: Planned) throws(ApplyError) {
+    private func commitSwap(_ temp: String, site: Site, planned: Planned, syncDirectory: Bool,
+                            trace: PhaseTrace) throws(ApplyError) {
         guard Self.stillHolds(site.target, planned) else {
             FileSystem.remove(temp)
             removeIntentNote()
@@ -284,11 +302,19 @@ public struct Applier: Sendable {
             removeIntentNote()
             throw ApplyError(code: .writeFailed, message: "cannot rename the new site file over \(site.target): \(error); the live file is unchanged")
         }
+        trace.mark(.renamed)
+        if syncDirectory { try self.syncDirectory(of: site.target, trace: trace).get() }
+    }
+
+    /// The fsync that makes a rename in the site's directory durable.
+    private func syncDirectory(of target: String, trace: PhaseTrace) -> Result<Void, ApplyError> {
+        defer { trace.mark(.directorySynced) }
         do {
-            try FileSystem.syncDirectory(FileSystem.directory(of: site.target))
+            try FileSystem.syncDirectory(FileSystem.directory(of: target))
+            return .success(())
         } catch {
             // The new bytes are live; the intent note stays, so the reload is still owed and retried.
-            throw ApplyError(code: .writeFailed, message: "the new site file is in place but fsync of its directory failed: \(error)")
+            return .failure(ApplyError(code: .writeFailed, message: "the new site file is in place but fsync of its directory failed: \(error)"))
         }
     }
 
@@ -305,12 +331,22 @@ public struct Applier: Sendable {
 
     /// Step 7: the reload command, then new workers under nginx's master (old ones may linger on
     /// long connections, so their exit is not waited for). Returns the time from reload to confirmation.
-    private func reloadAndConfirm(pidFile: String) async throws(ApplyError) -> Duration {
+    private func reloadAndConfirm(pidFile: String, trace: PhaseTrace = PhaseTrace()) async -> Result<Duration, ApplyError> {
+        do throws(ApplyError) {
+            return .success(try await confirmedReload(pidFile: pidFile, trace: trace))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func confirmedReload(pidFile: String, trace: PhaseTrace) async throws(ApplyError) -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
         let master = NginxProcesses.masterPid(pidFile: pidFile)
         let before = master.map(NginxProcesses.children(of:)) ?? []
+        trace.mark(.reloadStart)
         let result = await CommandRunner(timeout: options.commandTimeout).run(options.reloadCommand)
+        trace.mark(.reloadSent)
         if result.cancelled {
             throw ApplyError(code: .reloadTimedOut,
                              message: "the reload command was killed because ipsyncd is stopping; the next start reloads nginx (intent note)",
@@ -329,10 +365,11 @@ public struct Applier: Sendable {
         while true {
             if let now = NginxProcesses.masterPid(pidFile: pidFile),
                !NginxProcesses.children(of: now).subtracting(before).isEmpty {
+                trace.mark(.workersSeen)
                 return clock.now - start
             }
             if clock.now >= deadline || Task.isCancelled { break }
-            try? await Task.sleep(for: .milliseconds(10))
+            try? await Task.sleep(for: .milliseconds(2))
         }
         let why = master == nil ? "no running nginx master in \(pidFile)" : "nginx did not start new workers"
         throw ApplyError(code: .reloadNotConfirmed,

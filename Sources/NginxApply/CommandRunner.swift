@@ -70,8 +70,11 @@ package struct CommandRunner: Sendable {
         }
         child.started(pid)
         _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
+        // The shell's exit wakes the wait below at once (a pidfd); without one, the wait ends every 10 ms.
+        let exited = ProcessGroup.exitDescriptor(of: pid)
+        defer { if let exited { close(exited) } }
 
-        var output = OutputBuffer()
+        var output = OutputBuffer(pipe: readEnd, exited: exited)
         let deadline = start + timeout
         var waitStatus: Int32 = 0
         var timedOut = false, cancelled = false
@@ -79,28 +82,29 @@ package struct CommandRunner: Sendable {
             if let status = child.reap(block: false) {
                 waitStatus = status
                 cancelled = child.isCancelled  // the cancel's SIGKILL may be what ended it
-                output.drain(readEnd)  // what the shell wrote last; grandchildren holding the pipe are not waited for
+                output.drain()  // what the shell wrote last; grandchildren holding the pipe are not waited for
                 break
             }
             if child.isCancelled {
                 cancelled = true  // the cancel already sent SIGKILL to the group
                 waitStatus = child.reap(block: true) ?? 0
-                output.drain(readEnd)
+                output.drain()
                 break
             }
-            if clock.now >= deadline {
+            let now = clock.now
+            if now >= deadline {
                 timedOut = true
-                waitStatus = killGroup(child, output: &output, readEnd: readEnd)
+                waitStatus = killGroup(child, output: &output)
                 break
             }
-            output.waitAndRead(readEnd, upTo: .milliseconds(10))
+            output.wait(upTo: exited == nil ? .milliseconds(10) : min(deadline - now, .seconds(1)))
         }
         return CommandResult(status: exitCode(waitStatus), output: output.bytes, truncated: output.truncated,
                              timedOut: timedOut, duration: clock.now - start, cancelled: cancelled)
     }
 
     /// SIGTERM to the group, SIGKILL to what is left after 1 s; returns the shell's reaped wait status.
-    private static func killGroup(_ child: Child, output: inout OutputBuffer, readEnd: Int32) -> Int32 {
+    private static func killGroup(_ child: Child, output: inout OutputBuffer) -> Int32 {
         child.signalGroup(SIGTERM)
         let clock = ContinuousClock()
         let grace = clock.now + .seconds(1)
@@ -108,12 +112,12 @@ package struct CommandRunner: Sendable {
         while clock.now < grace && !child.isCancelled {
             reaped = child.reap(block: false)
             if reaped != nil { break }
-            output.waitAndRead(readEnd, upTo: .milliseconds(10))
+            output.wait(upTo: .milliseconds(10))
         }
         // Also after the shell is gone: a grandchild that ignored SIGTERM is still in the group.
         child.signalGroup(SIGKILL, evenIfReaped: true)
         let waitStatus = reaped ?? child.reap(block: true) ?? 0
-        output.drain(readEnd)
+        output.drain()
         return waitStatus
     }
 
@@ -187,20 +191,29 @@ package struct CommandRunner: Sendable {
 private struct OutputBuffer {
     var bytes: [UInt8] = []
     var truncated = false
+    /// The pipe's read end until it reports EOF, then -1 (poll skips a negative descriptor).
+    private var pipe: Int32
+    /// Polls readable once the shell has exited; -1 without one.
+    private let exited: Int32
     private var chunk = [UInt8](repeating: 0, count: 16 * 1024)
 
-    mutating func waitAndRead(_ fd: Int32, upTo wait: Duration) {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let ms = Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
-        if poll(&pfd, 1, ms) > 0 {
-            if readAvailable(fd) == .closed {
-                // EOF: nothing more to read; sleep instead of spinning on a closed pipe.
-                usleep(UInt32(ms) * 1000)
-            }
-        }
+    init(pipe: Int32, exited: Int32?) {
+        self.pipe = pipe
+        self.exited = exited ?? -1
     }
 
-    mutating func drain(_ fd: Int32) { _ = readAvailable(fd) }
+    /// Waits until output arrives, the pipe closes, the shell exits or `wait` has passed; reads what is there.
+    mutating func wait(upTo wait: Duration) {
+        var fds = [pollfd(fd: pipe, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: exited, events: Int16(POLLIN), revents: 0)]
+        let ms = Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&fds, 2, max(ms, 1)) > 0, fds[0].revents != 0 else { return }
+        if readAvailable(pipe) == .closed { pipe = -1 }
+    }
+
+    mutating func drain() {
+        if pipe >= 0 { _ = readAvailable(pipe) }
+    }
 
     private enum ReadEnd { case open, closed }
 

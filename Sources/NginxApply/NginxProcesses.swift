@@ -12,19 +12,37 @@ enum NginxProcesses {
         return pid
     }
 
-    /// Live children of `parent` (workers, cache manager and loader), from each `/proc/PID/stat`'s ppid.
+    /// Live children of `parent` (workers, cache manager and loader): the kernel's list of the master's children
+    /// (one small read, so that it costs nothing between the check and the reload), else each `/proc/PID/stat`'s ppid.
     static func children(of parent: pid_t) -> Set<pid_t> {
-        guard let proc = opendir("/proc") else { return [] }
-        defer { closedir(proc) }
-        var found: Set<pid_t> = []
-        while let entry = readdir(proc) {
+        // Each thread has its own list (nginx's master has one thread).
+        guard let threads = entries("/proc/\(parent)/task"), !threads.isEmpty,
+              FileSystem.exists("/proc/\(parent)/task/\(threads[0])/children") else { return scannedChildren(of: parent) }
+        var listed: [pid_t] = []
+        for thread in threads {
+            guard let bytes = try? FileSystem.read("/proc/\(parent)/task/\(thread)/children") else { continue }
+            listed += String(decoding: bytes, as: UTF8.self).split(separator: " ").compactMap { pid_t($0) }
+        }
+        return Set(listed.filter { parseStat($0).map { $0.state != "Z" && $0.ppid == parent } ?? false })
+    }
+
+    /// The numeric names in a /proc directory; nil when it cannot be read.
+    private static func entries(_ directory: String) -> [pid_t]? {
+        guard let dir = opendir(directory) else { return nil }
+        defer { closedir(dir) }
+        var found: [pid_t] = []
+        while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            guard let pid = pid_t(name), let stat = parseStat(pid) else { continue }
-            if stat.ppid == parent && stat.state != "Z" { found.insert(pid) }
+            if let pid = pid_t(name) { found.append(pid) }
         }
         return found
+    }
+
+    /// Without CONFIG_PROC_CHILDREN: every process's ppid.
+    static func scannedChildren(of parent: pid_t) -> Set<pid_t> {
+        Set((entries("/proc") ?? []).filter { parseStat($0).map { $0.state != "Z" && $0.ppid == parent } ?? false })
     }
 
     /// `pid (comm) S ppid …`: comm may hold spaces and parentheses, so fields start after the last ')'.

@@ -81,6 +81,20 @@ package enum ProcessGroup {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
+    /// A descriptor that polls readable once `pid`, a child of this process, has exited (a pidfd, close-on-exec),
+    /// so that its end is waited for with `poll` instead of a sleep loop; nil where the kernel or libc has none.
+    /// The child is not reaped by this: `waitpid` still does that.
+    package static func exitDescriptor(of pid: pid_t) -> Int32? {
+        guard let open = pidfdOpen else { return nil }
+        let fd = open(pid, 0)
+        return fd >= 0 ? fd : nil
+    }
+
+    private typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
+    /// glibc 2.36+, Linux 5.3+; not in Swift's Glibc module either.
+    private static let pidfdOpen: PidfdOpen? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open")
+        .map { unsafeBitCast($0, to: PidfdOpen.self) }
+
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     /// glibc 2.34+ (Debian 12 has 2.36); Swift's Glibc module does not declare it.
     private static let addCloseFrom: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0),

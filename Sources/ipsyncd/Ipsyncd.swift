@@ -30,4 +30,11 @@ struct Ipsyncd: AsyncParsableCommand {
         version: IpsyncdVersion.string,
         subcommands: [RunCommand.self, SyncCommand.self, StatusCommand.self, CheckCommand.self, RenderCommand.self,
                       SettingsDocsCommand.self])
+
+    /// The daemon's peak resident memory is the largest of its start-up stages, not their sum: the pages the
+    /// loader and the runtime touched before `main` are released before the arguments are parsed.
+    static func main() async {
+        if CommandLine.arguments.dropFirst().first == "run" { ResidentMemory.release(startUp: true) }
+        await main(nil)
+    }
 }

@@ -117,6 +117,43 @@ import TestSupport
     }
 }
 
+@Suite struct PosixMonotonicTests {
+    @Test func monotonicNanosecondsIsClockMonotonicAndNeverGoesBack() {
+        var reference = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &reference)
+        let first = Posix.monotonicNanoseconds(), second = Posix.monotonicNanoseconds()
+        #expect(first >= UInt64(reference.tv_sec) * 1_000_000_000 + UInt64(reference.tv_nsec))
+        #expect(second >= first)
+    }
+}
+
+@Suite struct ProcessExitDescriptorTests {
+    /// The command runner waits on this instead of sleeping: it must poll readable once the child has exited,
+    /// and not before.
+    @Test func pollsReadableOnceTheChildHasExitedAndNotBefore() throws {
+        var fds: [Int32] = [-1, -1]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[1]) }
+        // `head -c 1` exits once it has read a byte from its stdin: the test decides when.
+        guard case .success(let pid) = ProcessGroup.spawn("/usr/bin/head", ["-c", "1"], environment: nil, stdin: fds[0],
+                                                         stdout: 2, stderr: 2) else {
+            Issue.record("cannot start head")
+            return
+        }
+        close(fds[0])
+        let exited = try #require(ProcessGroup.exitDescriptor(of: pid))
+        defer { close(exited) }
+        var poller = pollfd(fd: exited, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&poller, 1, 0) == 0)   // still running
+        var byte: UInt8 = 10
+        #expect(write(fds[1], &byte, 1) == 1)
+        #expect(poll(&poller, 1, 60_000) == 1)   // woken by the exit, not by the timeout
+        var status: Int32 = 0
+        #expect(waitpid(pid, &status, 0) == pid)
+        #expect(ProcessGroup.exitCode(status) == 0)
+    }
+}
+
 @Suite struct ProcessGroupSpawnTests {
     /// The daemon's threads block HUP, INT and TERM, and a signal ignored at exec stays ignored: a command
     /// it starts must inherit neither, or a timeout's SIGTERM could not stop it.

@@ -18,8 +18,16 @@ struct ApplyTests {
         let before = try readBytes(sandbox.siteTarget)
         let workersBefore = sandbox.workerPids
         let candidate = ApplyFixture.bytes(NginxSandbox.proxySite(listen: sandbox.listen, backend: new.address))
-        let report = try await ApplyFixture.applier(sandbox, stateDir: state.path).apply(candidate: candidate, expected: before)
+        let trace = PhaseTrace()
+        let report = try await ApplyFixture.applier(sandbox, stateDir: state.path).apply(candidate: candidate, expected: before,
+                                                                                          trace: trace)
 
+        // Every step of a staged apply is traced once, and the swap follows the check, the reload the swap.
+        let steps = trace.phases.map(\.phase)
+        #expect(Set(steps) == [.staged, .checkStart, .checkEnd, .renamed, .directorySynced, .reloadStart, .reloadSent, .workersSeen])
+        #expect(steps.count == 8)
+        let order = steps.filter { $0 != .directorySynced }   // the directory's fsync runs beside the reload
+        #expect(order == [.staged, .checkStart, .checkEnd, .renamed, .reloadStart, .reloadSent, .workersSeen])
         #expect(report.stagedCheck)
         #expect(report.confirmed)
         #expect(report.checkOutput.contains("syntax is ok"))

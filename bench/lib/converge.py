@@ -223,18 +223,30 @@ def run(cmd):
     return subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def direct_edit(args, old_ip, new_ip):
-    with open(args.site) as f:
+def direct_edit(args, old_ip, new_ip, t0):
+    """The floor: the new text written to a temporary file and fsynced, renamed over the site file, then the
+    check and the reload. Returns the instant (ms after t0) at which each step ended."""
+    site = os.path.realpath(args.site)
+    with open(site) as f:
         text = f.read()
     old, new = "http://%s:%d" % (old_ip, PORT), "http://%s:%d" % (new_ip, PORT)
     if old not in text:
         sys.exit("converge: %s not in %s" % (old, args.site))
-    with open(args.site, "w") as f:
+    temp = os.path.join(os.path.dirname(site), ".floor.tmp")
+    phases = {}
+    with open(temp, "w") as f:
         f.write(text.replace(old, new))
-    for cmd in (args.check_cmd, args.reload_cmd):
+        f.flush()
+        os.fsync(f.fileno())
+    phases["written"] = 1000 * (now() - t0)
+    os.rename(temp, site)
+    phases["renamed"] = 1000 * (now() - t0)
+    for name, cmd in (("check_end", args.check_cmd), ("reload_sent", args.reload_cmd)):
         result = run(cmd)
         if result.returncode != 0:
             sys.exit("converge: %s failed: %s" % (cmd, result.stderr.decode(errors="replace")))
+        phases[name] = 1000 * (now() - t0)
+    return phases
 
 
 def main():
@@ -287,6 +299,7 @@ def main():
             if args.kill_old:
                 backends[NAME_OF[old_ip]].kill()
             t_event = t0
+            phases = None
             if args.mode == "api":
                 wall0, mono0 = time.time_ns(), now()
                 answer = control_call(args.control, "POST", "/control/recreate/api-gateway",
@@ -297,14 +310,16 @@ def main():
                     hook = threading.Thread(target=run, args=(args.hook,))
                     hook.start()
             else:
-                direct_edit(args, old_ip, new_ip)
+                phases = direct_edit(args, old_ip, new_ip, t0)
             t1 = wait_for(poller, NAME_OF[new_ip], args.timeout, period)
             if hook:
                 hook.join()
             if args.mode == "direct":
                 control_call(args.control, "POST", "/control/recreate/api-gateway", {"clusterIP": new_ip, "gapMs": 0})
             rounds.append({"t0": t0, "converged": None if t1 is None else t1 - t_event,
-                           "fromRequest": None if t1 is None else t1 - t0})
+                           "fromRequest": None if t1 is None else t1 - t0,
+                           # CLOCK_MONOTONIC ns, the clock of ipsyncd's resync.trace lines.
+                           "eventNs": int(t_event * 1e9), "phases": phases})
             if t1 is None:
                 sys.stderr.write("converge: round %d did not converge within %gs\n" % (i, args.timeout))
                 break

@@ -28,10 +28,78 @@ def ms(seconds):
     return "%.1f ms" % (1000 * seconds) if seconds < 10 else "%.1f s" % seconds
 
 
+# The steps of one apply, in order, as named in ipsyncd's `resync.trace` line (docs/design.md §8).
+TRACE_STEPS = [
+    ("event", "event decoded (the watch read the ADDED event)"),
+    ("settled", "settle ended, resync started"),
+    ("planned", "site read and plan made"),
+    ("staged", "staged files written"),
+    ("check_start", "check started"),
+    ("check_end", "check ended (`nginx -t`)"),
+    ("renamed", "new file renamed over the site file"),
+    ("dir_synced", "directory fsynced"),
+    ("reload_start", "reload command started"),
+    ("reload_sent", "reload command ended (signal sent)"),
+    ("workers_seen", "new nginx workers seen (confirmation)"),
+]
+FLOOR_STEPS = [("written", "new text written and fsynced (temporary file)"), ("renamed", "renamed over the site file"),
+               ("check_end", "check ended (`nginx -t`)"), ("reload_sent", "reload command ended (`nginx -s reload`)")]
+
+
+def traces(path):
+    """{t0 ns: {step: ms after t0}} from `resync.trace t0=NS step=+MS …` lines."""
+    found = {}
+    if not path or not os.path.exists(path):
+        return found
+    with open(path, errors="replace") as f:
+        for line in f:
+            if "resync.trace t0=" not in line:
+                continue
+            words = line.split("resync.trace ", 1)[1].split()
+            t0 = int(words[0].split("=")[1])
+            found[t0] = {k: float(v.lstrip("+")) for k, v in (w.split("=", 1) for w in words[1:] if "=" in w)}
+    return found
+
+
+def phase_table(floor, daemon, trace_log):
+    """Median instant of each step, from the API server's event (ipsyncd) or the start of the edit (floor)."""
+    print("\nPhases (median instant after the trigger: the API server's ADDED event for ipsyncd, the start of the edit for the floor):\n")
+    print("| step | ipsyncd | floor |")
+    print("|---|---|---|")
+    rows = {}
+    if daemon:
+        found = traces(trace_log)
+        for r in daemon["rounds"]:
+            if r["converged"] is None or "eventNs" not in r:
+                continue
+            # The trace whose event came within 1 s after the API server's.
+            match = [t0 for t0 in found if 0 <= t0 - r["eventNs"] < 1e9]
+            if match:
+                trace, offset = found[match[0]], (match[0] - r["eventNs"]) / 1e6
+                for step, _ in TRACE_STEPS:
+                    if step in trace:
+                        rows.setdefault(("ipsyncd", step), []).append(offset + trace[step])
+            rows.setdefault(("ipsyncd", "answer"), []).append(1000 * r["converged"])
+    if floor:
+        for r in floor["rounds"]:
+            for step, value in (r.get("phases") or {}).items():
+                rows.setdefault(("floor", step), []).append(value)
+            if r["converged"] is not None:
+                rows.setdefault(("floor", "answer"), []).append(1000 * r["converged"])
+
+    def cell(who, step):
+        values = rows.get((who, step))
+        return "%.1f ms (n=%d)" % (pct(values, 50), len(values)) if values else ""
+    for step, label in TRACE_STEPS + [s for s in FLOOR_STEPS if s[0] not in dict(TRACE_STEPS)] + [("answer", "first answer from the new backend")]:
+        if rows.get(("ipsyncd", step)) or rows.get(("floor", step)):
+            print("| %s | %s | %s |" % (label, cell("ipsyncd", step), cell("floor", step)))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--settle-ms", type=float, required=True)
     p.add_argument("--poll-period", type=float, default=60)
+    p.add_argument("--trace-log", help="ipsyncd's log with `resync.trace` lines (--log-level debug)")
     p.add_argument("dir")
     args = p.parse_args()
     settle = args.settle_ms / 1000
@@ -82,6 +150,8 @@ def main():
                   ms(f), ms(pct(d, 50)), args.settle_ms, ms(f), r50, "met" if r50 <= 1.25 else "missed",
                   ms(pct(d, 99)), args.settle_ms, ms(f), r99, "met" if r99 <= 1.5 else "missed",
                   load_of(floor), load_of(daemon)))
+    if floor or daemon:
+        phase_table(floor, daemon, args.trace_log)
     for name, title in (("load-keep", "old backend kept up until the new one serves"),
                         ("load-kill", "old backend killed at the recreate")):
         run = load(args.dir, name)

@@ -31,6 +31,8 @@ package struct ResyncResult: Sendable {
     package var planDuration: Duration = .zero
     package var applyDuration: Duration?
     package var duration: Duration = .zero
+    /// The instants of its steps, for the `resync.trace` debug line.
+    package var trace = PhaseTrace()
 
     init(outcome: ResyncOutcome, dryRun: Bool) {
         self.outcome = outcome

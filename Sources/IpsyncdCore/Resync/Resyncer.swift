@@ -29,11 +29,13 @@ package struct Resyncer: Sendable {
     /// Plans made per resync when the site file keeps changing under the apply; then the resync fails and is retried.
     static let attempts = 4
 
-    /// With `dryRun` the result carries the diff; no file is written and no command is run.
-    package func resync(snapshot: ServiceSnapshot, dryRun: Bool) async -> ResyncResult {
+    /// With `dryRun` the result carries the diff; no file is written and no command is run. `trace` gets the
+    /// instants of the steps (the caller may have marked the event and the settle's end).
+    package func resync(snapshot: ServiceSnapshot, dryRun: Bool, trace: PhaseTrace = PhaseTrace()) async -> ResyncResult {
         let clock = ContinuousClock()
         let start = clock.now
         var result = ResyncResult(outcome: .failed, dryRun: dryRun)
+        result.trace = trace
         for attempt in 1...Self.attempts {
             let planStart = clock.now
             let plan: Plan
@@ -46,6 +48,7 @@ package struct Resyncer: Sendable {
             }
             result.plan = plan
             result.planDuration = clock.now - planStart
+            trace.mark(.planned)
             if let failure = plan.failure {
                 result.outcome = .failed
                 result.failure = failure
@@ -72,7 +75,7 @@ package struct Resyncer: Sendable {
             }
             let applyStart = clock.now
             do {
-                result.report = try await applier.apply(candidate: plan.newBytes, expected: plan.oldBytes)
+                result.report = try await applier.apply(candidate: plan.newBytes, expected: plan.oldBytes, trace: trace)
                 result.applyDuration = clock.now - applyStart
                 result.outcome = .applied
                 break

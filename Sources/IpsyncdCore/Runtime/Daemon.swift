@@ -50,6 +50,9 @@ package struct Daemon: Sendable {
     package func run() async -> Int32 {
         // Before anything else: from here on SIGTERM and SIGHUP are events, not the default actions.
         let processSignals: UnixSignals? = if case .process = signalSource { UnixSignals([SIGHUP, SIGTERM, SIGINT]) } else { nil }
+        // The peak resident memory is the largest of the start-up's stages, not their sum: what the loader, the
+        // argument parser and the settings file touched is released here, the kubeconfig's below.
+        if releasesMemory { ResidentMemory.release(startUp: true) }
         notifier.status("starting")
         logger.info("starting: site \(settings.site), namespace \(settings.namespace), routes \(settings.routes.map(\.description).joined(separator: " "))\(dryRun ? " (dry run: nothing is written)" : "")")
         if !dryRun {
@@ -63,6 +66,9 @@ package struct Daemon: Sendable {
             return ExitStatus.config
         }
         logger.info("watching \(settings.namespace) via \(source.name)")
+        // Start-up (arguments, settings, kubeconfig, recovery) is done: its pages need not stay mapped while the
+        // first LIST and resync touch theirs, so the peak is the larger of the two, not their sum.
+        if releasesMemory { ResidentMemory.release(startUp: true) }
 
         let (inputs, input) = AsyncStream<DaemonLoop.Input>.makeStream()
         // Discarding: a daemon adds a child per timer and per apply for as long as it runs; none is kept.
@@ -206,8 +212,11 @@ private struct DaemonLoop {
         switch action {
         case .apply(let snapshot):
             let resyncer = self.resyncer, dryRun = self.dryRun, input = self.input
+            let trace = PhaseTrace()
+            if snapshot.receivedAt > 0 { trace.mark(.event, at: snapshot.receivedAt) }
+            trace.mark(.settled)
             group.addTask {
-                let result = await awaitUnlessCancelled { await resyncer.resync(snapshot: snapshot, dryRun: dryRun) }
+                let result = await awaitUnlessCancelled { await resyncer.resync(snapshot: snapshot, dryRun: dryRun, trace: trace) }
                 if let result { input.yield(.applied(result)) }
             }
         case .relist:
@@ -217,6 +226,7 @@ private struct DaemonLoop {
             notifier.watchdog()
         case .report(let retryIn, let ready):
             if let lastResult { await report(lastResult, retryIn: retryIn, ready: ready) }
+            if releasesMemory { releaseMemoryLater(startUp: ready, in: &group) }
         case .announceStop(let signal):
             logger.notice("stopping on \(signal)")
             notifier.stopping(status: "stopping on \(signal)")
@@ -233,6 +243,7 @@ private struct DaemonLoop {
     /// The journal line, the warnings when they changed, READY (once) or STATUS, the metrics file.
     private mutating func report(_ result: ResyncResult, retryIn: Duration?, ready: Bool) async {
         logResync(result, logger: logger, retryIn: retryIn, checkCommand: settings.checkCommand)
+        if result.outcome == .applied { logger.debug("resync.trace \(result.trace.text)") }
         if result.warnings != lastWarnings {
             for warning in result.warnings { logger.warning("\(warning)") }
             lastWarnings = result.warnings
@@ -242,9 +253,16 @@ private struct DaemonLoop {
         if status.count > 200 { status = String(status.prefix(199)) + "…" }
         if ready { notifier.ready(status: status) } else { notifier.status(status) }
         await writeMetrics(result)
-        // Going idle: the code and data pages start-up or this resync touched need not stay mapped (not in
-        // tests, which share one process).
-        if releasesMemory { ResidentMemory.release(startUp: ready) }
+    }
+
+    /// Going idle: the code and data pages start-up or the resync touched need not stay mapped (not in tests,
+    /// which share one process). A second later, so that the release (smaps read, a madvise per mapping) does
+    /// not compete with nginx's new workers for the CPU while they start serving the new address.
+    private func releaseMemoryLater(startUp: Bool, in group: inout DiscardingTaskGroup) {
+        group.addTask {
+            do { try await Task.sleep(for: .seconds(1)) } catch { return }
+            ResidentMemory.release(startUp: startUp)
+        }
     }
 
     private mutating func writeMetrics(_ result: ResyncResult) async {

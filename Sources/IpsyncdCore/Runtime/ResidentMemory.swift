@@ -6,7 +6,7 @@ import Posix
 /// shared libraries' (libcrypto alone 4 MiB), touched once at start-up or by a resync, or mapped only by
 /// the kernel's fault-around. The daemon releases them once started and after each resync, before it goes
 /// idle. See "Where the memory goes" in docs/benchmarks.md.
-enum ResidentMemory {
+package enum ResidentMemory {
     /// One file-backed mapping of `/proc/self/smaps`.
     struct Mapping: Equatable {
         var start: UInt
@@ -53,20 +53,23 @@ enum ResidentMemory {
 
     /// Unmaps the file pages this process need not keep mapped. Best effort (an older kernel without
     /// `MADV_PAGEOUT` leaves memory as it was).
-    /// - `startUp`: also, for every file mapping, `MADV_RANDOM` (a page touched later is read alone, not with
-    ///   its neighbours) and `MADV_PAGEOUT` (drops the pages only this process maps, out of the page cache too).
+    /// - `startUp`: also, for every file mapping, `MADV_RANDOM` (a page touched later is mapped alone, not with
+    ///   its neighbours), and `MADV_PAGEOUT` on the mappings that also hold private copies (relocated or
+    ///   written data), whose file pages cannot be unmapped otherwise.
     /// - always: `MADV_DONTNEED` on the mappings that hold only the file's pages, which unmaps them, shared
-    ///   ones too; they stay in the page cache, so touching them again is a minor fault, not a read.
-    static func release(startUp: Bool) {
+    ///   ones too; they stay in the page cache, so touching them again is a minor fault, not a read from disk
+    ///   (a page-out of the binary's code made the first change after start 30 ms slower).
+    package static func release(startUp: Bool) {
         guard let bytes = try? Posix.read("/proc/self/smaps") else { return }
         let smaps = String(decoding: bytes, as: UTF8.self)
         for mapping in fileMappings(smaps) {
             let start = UnsafeMutableRawPointer(bitPattern: mapping.start), length = Int(mapping.end - mapping.start)
-            if startUp {
-                _ = madvise(start, length, MADV_RANDOM)
+            if startUp { _ = madvise(start, length, MADV_RANDOM) }
+            if mapping.holdsOnlyFilePages {
+                _ = madvise(start, length, MADV_DONTNEED)
+            } else if startUp {
                 _ = madvise(start, length, MADV_PAGEOUT)
             }
-            if mapping.holdsOnlyFilePages { _ = madvise(start, length, MADV_DONTNEED) }
         }
     }
 }

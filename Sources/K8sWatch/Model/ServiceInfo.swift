@@ -40,9 +40,17 @@ public struct ServiceSnapshot: Sendable, Equatable {
     /// Only the watched names; a deleted (or not yet created) Service is absent.
     public var services: [String: ServiceInfo]
     public var resourceVersion: String
+    /// When the event that made this snapshot was decoded (CLOCK_MONOTONIC ns; 0 when not from a watch): the
+    /// first instant of a resync's trace. Not part of equality.
+    public var receivedAt: UInt64
 
-    package init(services: [String: ServiceInfo], resourceVersion: String) {
+    package init(services: [String: ServiceInfo], resourceVersion: String, receivedAt: UInt64 = 0) {
         self.services = services
         self.resourceVersion = resourceVersion
+        self.receivedAt = receivedAt
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.services == rhs.services && lhs.resourceVersion == rhs.resourceVersion
     }
 }

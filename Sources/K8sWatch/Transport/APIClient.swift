@@ -77,7 +77,12 @@ package final class APIClient: Sendable {
             var head: CurlTransfer.Head?
             var body: [UInt8] = []
             let limit = bodyLimit
-            transfer.onHead = { head = $0 }
+            transfer.onHead = { received in
+                head = received
+                // One buffer of the announced size, not a doubling one: a 5,000-Service LIST otherwise holds the
+                // old and the new buffer at once (docs/benchmarks.md, "What makes the peak").
+                if let length = received.contentLength, length <= limit { body.reserveCapacity(length) }
+            }
             transfer.onBody = { bytes in
                 body.append(contentsOf: bytes)
                 return body.count <= limit

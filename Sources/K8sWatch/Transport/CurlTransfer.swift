@@ -13,7 +13,7 @@ let curlGlobalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_O
 /// thread-safe way to interrupt it, while `curl_multi_wakeup` (thread-safe) interrupts
 /// `curl_multi_poll` at once, so cancellation takes effect in well under 100 ms.
 final class CurlTransfer: @unchecked Sendable {
-    struct Head { var status: Int; var retryAfter: Duration?; var contentType: String? = nil }
+    struct Head { var status: Int; var retryAfter: Duration?; var contentType: String? = nil; var contentLength: Int? = nil }
 
     /// When a transfer must have its headers, and when it must be over (nil: no such limit).
     struct Deadlines {
@@ -50,6 +50,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     private var retryAfter: Duration?
     private var contentType: String?
+    private var contentLength: Int?
     private var headSeen = false
     private var lastByte = ContinuousClock.now
 
@@ -112,6 +113,7 @@ final class CurlTransfer: @unchecked Sendable {
             _ = ccurl_setopt_ptr(easy, CURLOPT_HEADERDATA, context)
             retryAfter = nil
             contentType = nil
+            contentLength = nil
             headSeen = false
             errorBuffer[0] = 0
             lastByte = .now
@@ -173,15 +175,18 @@ final class CurlTransfer: @unchecked Sendable {
         if line.starts(with: "HTTP/".utf8) {
             retryAfter = nil   // a new response (after 100 Continue or a proxy's answer)
             contentType = nil
+            contentLength = nil
         } else if line.count <= 2, line.allSatisfy({ $0 == 13 || $0 == 10 }) {
             var code = 0
             _ = ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
             if code >= 200 {
                 headSeen = true
-                onHead(Head(status: code, retryAfter: retryAfter, contentType: contentType))
+                onHead(Head(status: code, retryAfter: retryAfter, contentType: contentType, contentLength: contentLength))
             }
         } else if let value = Self.value(of: "content-type", in: line) {
             contentType = value
+        } else if let value = Self.value(of: "content-length", in: line), let length = Int(value), length >= 0 {
+            contentLength = length
         } else if let value = Self.value(of: "retry-after", in: line), let seconds = Int(value), seconds >= 0 {
             retryAfter = .seconds(seconds)
         }

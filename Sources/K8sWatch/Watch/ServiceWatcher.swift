@@ -1,4 +1,5 @@
 import Logging
+import Posix
 
 /// Keeps a live view of some Services of one namespace, like client-go's Reflector: LIST, then
 /// WATCH from the list's resourceVersion; a clean close re-watches from the last resourceVersion,
@@ -231,7 +232,8 @@ package actor ServiceWatcher {
         guard published != store else { return }
         published = store
         health.snapshots += 1
-        continuation.yield(ServiceSnapshot(services: store, resourceVersion: resourceVersion))
+        continuation.yield(ServiceSnapshot(services: store, resourceVersion: resourceVersion,
+                                            receivedAt: Posix.monotonicNanoseconds()))
     }
 
     // MARK: - Trouble
