@@ -146,7 +146,7 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let denied = K8sError(code: .forbidden, message: "services is forbidden", httpStatus: 403)
         let h = Harness(lists: Array(repeating: .body(K8sJSON.list(rv: "10", [])), count: 5),
                         watches: Array(repeating: .fail(denied), count: 4) + [.lines([], end: .hang)])
-        _ = await h.requests(10)
+        _ = try await h.requests(10)
         #expect(await eventually { !h.logs.messages(.notice).isEmpty }, "never restored")
         #expect(h.logs.messages(.warning) == ["watch lost: services is forbidden; retrying with backoff"])
         #expect(h.logs.messages(.notice) == ["watch restored after 4 attempts"])
@@ -158,7 +158,7 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let denied = K8sError(code: .forbidden, message: "services is forbidden", httpStatus: 403)
         let h = Harness(lists: Array(repeating: .body(K8sJSON.list(rv: "10", [])), count: 3),
                         watches: Array(repeating: .fail(denied), count: 3), configure: { $0.repeatWarning = .zero })
-        _ = await h.requests(7)
+        _ = try await h.requests(7)
         #expect(h.logs.messages(.warning) == [
             "watch lost: services is forbidden; retrying with backoff",
             "watch still failing after 2 attempts: services is forbidden; retrying with backoff",
@@ -172,9 +172,9 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
     func relistAbandonsAHangingList() async throws {
         let h = Harness(lists: [.hang, .body(K8sJSON.list(rv: "10", [("api", "10.0.0.1")]))],
                         watches: [.lines([], end: .hang)])
-        _ = await h.requests(1)
+        _ = try await h.requests(1)
         await h.watcher.relist()
-        let requests = await h.requests(3)
+        let requests = try await h.requests(3)
         #expect(requests.map(\.watch) == [false, false, true])
         var iterator = h.watcher.snapshots.makeAsyncIterator()
         #expect(await iterator.next()?.services["api"] != nil)
@@ -186,7 +186,7 @@ func groupIsGone(_ pgid: pid_t) -> Bool {
         let h = Harness(lists: [.body(K8sJSON.list(rv: "10", []))],
                         watches: [.lines([K8sJSON.bookmark(rv: "11")], end: .clean), .lines([], end: .hang)],
                         configure: { $0.bookmarkSilence = .seconds(7); $0.idleGrace = .seconds(30) })
-        let requests = await h.requests(3)
+        let requests = try await h.requests(3)
         #expect(try #require(requests[1].idleTimeout) >= .seconds(300 + 30), "no bookmark seen yet: the long limit")
         #expect(requests[2].idleTimeout == .seconds(7))
         #expect(requests[2].query["resourceVersion"] == "11")

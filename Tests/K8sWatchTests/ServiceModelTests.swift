@@ -74,7 +74,7 @@ import TestSupport
     @Test func watchEventKinds() throws {
         let lines = try fixture("watch-events.jsonl").split(separator: UInt8(ascii: "\n")).map(Array.init)
         let events = try lines.map { try decoder.event($0, source: "test") }
-        #expect(events.map(\.kind) == [.added, .modified, .deleted, .bookmark, .error])
+        try #require(events.map(\.kind) == [.added, .modified, .deleted, .bookmark, .error])
         #expect(events.map(\.resourceVersion) == ["48300", "48301", "48302", "48350", nil])
         #expect(events[0].service?.clusterIP == "10.43.7.3")
         #expect(events[2].name == "api-gateway")

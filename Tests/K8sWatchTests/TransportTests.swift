@@ -270,6 +270,7 @@ private struct SharedAPIServer: SuiteTrait, TestScoping {
                 if seen.count == 2 { break }
             }
         }
+        try #require(seen.count == 2, "the stream ended after \(seen.count) lines")
         #expect(seen[0].hasPrefix(#"{"type":"DELETED""#))
         #expect(seen[1].hasPrefix(#"{"type":"ADDED""#) && seen[1].contains("10.43.7.3"))
         // The stream was released with the loop's scope, which aborts the transfer; the server sees the close.

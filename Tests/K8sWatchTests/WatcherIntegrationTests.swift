@@ -5,14 +5,6 @@ import Testing
 import TestSupport
 @testable import K8sWatch
 
-/// Runs blocking work (starting a server: openssl, python) on a thread of its own, not on the
-/// cooperative pool that every async test shares.
-func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
-    }
-}
-
 /// The watcher against the real test API server, over HTTPS, with the real libcurl client.
 @Suite struct WatcherIntegrationTests {
     enum Auth: String, CaseIterable { case clientCertificate, token }
@@ -27,7 +19,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
         let run: Task<Void, Never>
 
         init(auth: Auth = .clientCertificate, configure: (inout WatchTiming) -> Void = { _ in }) async throws {
-            server = try await offPool { try TestAPIServer(services: [
+            server = try await blocking { try TestAPIServer(services: [
                 ServiceSpec("api-gateway", clusterIP: "10.43.0.12", ports: [.init(name: "http", port: 9000)]),
                 ServiceSpec("postgres", clusterIP: "None", ports: [.init(name: "pg", port: 5432)]),
             ]) }
@@ -212,7 +204,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
     }
 
     @Test func oneShotsAgainstTheServer() async throws {
-        let server = try await offPool { try TestAPIServer(services: [ServiceSpec("api-gateway", clusterIP: "10.43.0.12")]) }
+        let server = try await blocking { try TestAPIServer(services: [ServiceSpec("api-gateway", clusterIP: "10.43.0.12")]) }
         let source = try KubernetesSource.load(kubeconfig: server.kubeconfigCert, context: nil, environment: [:],
                                                namespace: "flowmaster", names: ["api-gateway"])
         let snapshot = try await source.snapshot()

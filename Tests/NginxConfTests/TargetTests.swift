@@ -7,7 +7,7 @@ import NginxConf
     @Test func directProxyPassKeepsSchemeAndURI() throws {
         let text = "server {\n  location /api/ {\n    proxy_pass https://10.43.0.12:9000/api/v1;\n  }\n}\n"
         let targets = try Self.file(text).targets(route: "/api/").get()
-        #expect(targets.count == 1)
+        try #require(targets.count == 1)
         let t = targets[0]
         #expect(t.kind == .proxyPass && t.route == "/api/" && t.address == "10.43.0.12:9000" && t.scheme == "https")
         #expect(t.line == 3 && t.column == 24)
@@ -25,7 +25,7 @@ import NginxConf
     @Test func upstreamServerWithParameters() throws {
         let text = "upstream api { server 10.43.0.12:9000 max_fails=3 fail_timeout=10s; }\nserver { location /api/ { proxy_pass http://api/api/; } }\n"
         let t = try Self.file(text).targets(route: "/api/").get()
-        #expect(t.count == 1)
+        try #require(t.count == 1)
         #expect(t[0].kind == .upstreamServer(upstream: "api") && t[0].address == "10.43.0.12:9000" && t[0].line == 1)
         let out = try Self.file(text).rewrite([RouteEdit(route: "/api/", address: "10.43.7.3:9000")])
         #expect(String(decoding: out.bytes, as: UTF8.self).hasPrefix("upstream api { server 10.43.7.3:9000 max_fails=3 fail_timeout=10s; }"))

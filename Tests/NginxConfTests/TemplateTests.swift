@@ -83,7 +83,7 @@ import TestSupport
     }
 
     /// The shipped template, rendered, is a site that real nginx accepts.
-    @Test func flowmasterTemplatePassesNginxCheck() throws {
+    @Test func flowmasterTemplatePassesNginxCheck() async throws {
         let nginx = try #require(findExecutable("nginx"), "nginx is needed (Debian nginx-light)")
         let template = try readBytes(repositoryRoot.appendingPathComponent("templates/flowmaster.conf.tmpl").path)
         let site = try renderTemplate(template, path: "templates/flowmaster.conf.tmpl", values: values)
@@ -105,7 +105,7 @@ import TestSupport
             }
 
             """)
-        let check = try runProcess(nginx, ["-t", "-p", dir.path + "/", "-e", dir.file("error.log"), "-c", main])
+        let check = try await blocking { try runProcess(nginx, ["-t", "-p", dir.path + "/", "-e", dir.file("error.log"), "-c", main]) }
         #expect(check.status == 0, "nginx -t: \(check.stderr)")
     }
 }

@@ -4,15 +4,7 @@ import Glibc
 import Posix
 
 // Child processes for tests, spawned with posix_spawn rather than Foundation's Process (see
-// SpawnedProcess for why), and a way to wait for them without blocking Swift's cooperative pool.
-
-/// Runs blocking work (a child process, a wait) on a thread of its own and awaits it, so that
-/// async tests never block Swift's cooperative pool, which has only as many threads as cores.
-public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
-}
+// SpawnedProcess for why); `blocking` (Blocking.swift) waits for them without blocking Swift's cooperative pool.
 
 /// A child process whose stdout is read line by line while it runs (a `curl -N` or `kubectl --watch`
 /// against the test API server). Stopped with SIGTERM, then SIGKILL, and always reaped.

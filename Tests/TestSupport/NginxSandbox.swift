@@ -123,14 +123,14 @@ public final class NginxSandbox: @unchecked Sendable {
         try httpGet(host: host, port: port, path: path)
     }
 
-    /// GETs `path` until the body contains `text` (for at most `attempts` × 20 ms): old workers
-    /// may still serve a connection accepted before a reload reached them.
-    public func eventuallyGet(_ path: String, contains text: String, attempts: Int = 250) -> (status: Int, body: String)? {
+    /// GETs `path` until the body contains `text` (at most `attempts` GETs, 20 ms apart): old workers
+    /// may still serve a connection accepted before a reload reached them. Each GET runs off the pool.
+    public func eventuallyGet(_ path: String, contains text: String, attempts: Int = 250) async -> (status: Int, body: String)? {
         var last: (status: Int, body: String)?
         for _ in 0..<attempts {
-            last = try? get(path)
+            last = try? await blocking { try get(path) }
             if let last, last.body.contains(text) { return last }
-            usleep(20_000)
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return last
     }

@@ -2,7 +2,6 @@ import Foundation
 import InMemoryLogging
 import Synchronization
 import Testing
-import TestSupport
 import K8sWatch
 
 // Test doubles for the watcher (real code: the watcher runs against them unchanged). They use K8sWatch's
@@ -102,8 +101,9 @@ package struct Harness {
         run = Task { await watcher.run() }
     }
 
-    package func requests(_ count: Int) async -> [ScriptedAPI.Request] {
-        #expect(await eventually { await api.requests.count >= count }, "\(count) requests")
+    /// The requests so far, once there are at least `count`; else the test stops here (its caller indexes them).
+    package func requests(_ count: Int) async throws -> [ScriptedAPI.Request] {
+        try #require(await eventually { await api.requests.count >= count }, "\(count) requests")
         return await api.requests
     }
 

@@ -33,7 +33,7 @@ struct ApplyTests {
         #expect(report.checkOutput.contains("syntax is ok"))
         #expect(try readBytes(sandbox.siteTarget) == candidate)
         #expect(!sandbox.workerPids.subtracting(workersBefore).isEmpty)
-        #expect(sandbox.eventuallyGet("/", contains: new.body)?.body == new.body)
+        #expect(await sandbox.eventuallyGet("/", contains: new.body)?.body == new.body)
         #expect(ApplyFixture.isSymlink(sandbox.sitePath))
         #expect(try readBytes(state.file("last-good/flowmaster")) == before)
         #expect(!FileManager.default.fileExists(atPath: state.file("pending-reload")))

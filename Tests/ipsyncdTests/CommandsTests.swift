@@ -56,6 +56,7 @@ import TestSupport
         let output = await Commands.status(settings: fixture.settings, json: false, source: ScriptedSource(flowmasterSnapshot()))
         #expect(output.exitCode == 0)
         let lines = text(output.stdout).split(separator: "\n").map(String.init)
+        try #require(lines.count >= 3, "\(lines)")
         #expect(lines[1].hasPrefix("LOCATION  SERVICE"))
         #expect(lines[2] == "/         frontend-nextjs    10.43.0.10:3000  10.43.0.10:3000  yes")
         #expect(lines.contains { $0.hasPrefix("warning: ") && $0.contains("/admin/") })
@@ -81,7 +82,7 @@ import TestSupport
         #expect(Set(object.keys) == ["site", "namespace", "in_sync", "routes", "warnings", "errors"])
         #expect(object["in_sync"] as? Bool == false)
         let routes = try #require(object["routes"] as? [[String: Any]])
-        #expect(routes.count == 3)
+        try #require(routes.count == 3)
         for route in routes {
             #expect(Set(route.keys) == ["location", "service", "live", "file", "in_sync", "status", "reason"])
         }

@@ -24,7 +24,7 @@ import TestSupport
         })
         try sandbox.start()
         defer { sandbox.stop() }
-        #expect(sandbox.eventuallyGet("/api/", contains: old.body) != nil)
+        #expect(await sandbox.eventuallyGet("/api/", contains: old.body) != nil)
 
         let harness = try DaemonHarness { settings, dir in
             settings.site = sandbox.sitePath
@@ -46,7 +46,7 @@ import TestSupport
         #expect(message.hasPrefix("resync: /api/ api-gateway \(old.address) → \(new.address); check ok "))
         #expect(message.contains("; reload ok "))
         #expect(applied["ipsyncd_new"] as? [String] == [new.address])
-        #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
+        #expect(await sandbox.eventuallyGet("/api/", contains: new.body) != nil)
         // The symlink stays a symlink.
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: sandbox.sitePath)) == "../sites-available/flowmaster")
 
@@ -95,7 +95,7 @@ import TestSupport
         #expect(await run.value == 0)
         #expect(harness.records(result: "applied").count == 1, "\(harness.records.compactMap { $0["message"] as? String })")
         #expect(harness.messages(containing: "exiting without waiting").isEmpty)
-        #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
+        #expect(await sandbox.eventuallyGet("/api/", contains: new.body) != nil)
         #expect(await harness.notifications().last == "STOPPING=1\nSTATUS=stopping on SIGTERM")
     }
 
@@ -128,7 +128,7 @@ import TestSupport
         #expect(harness.relists >= 1)
         let repair = try #require(harness.records(result: "applied").last?["message"] as? String)
         #expect(repair.hasPrefix("resync: /api/ api-gateway \(old.address) → \(new.address); check ok "))
-        #expect(sandbox.eventuallyGet("/api/", contains: new.body) != nil)
+        #expect(await sandbox.eventuallyGet("/api/", contains: new.body) != nil)
         harness.signals.yield(SIGTERM)
         #expect(await run.value == 0)
     }

@@ -36,71 +36,77 @@ import TestSupport
         #expect(settings.metricsFile != nil)
     }
 
-    @Test func installIntoDestdirKeepsAnExistingConfig() throws {
-        let dir = try TempDir()
-        let stage = dir.file("stage")
-        let binary = try dir.write("ipsyncd", "#!/bin/sh\nexit 0\n")
-        chmod(binary, 0o755)
-        let environment = ProcessInfo.processInfo.environment.merging(
-            ["DESTDIR": stage, "BINARY": binary, "PREFIX": "/usr"]) { _, new in new }
-        let first = try runProcess("\(root)/scripts/install.sh", [], environment: environment)
-        #expect(first.status == 0, "\(first.stderr)")
-        #expect(FileManager.default.isExecutableFile(atPath: "\(stage)/usr/bin/ipsyncd"))
-        let unit = try String(contentsOfFile: "\(stage)/etc/systemd/system/ipsyncd.service", encoding: .utf8)
-        #expect(unit.contains("ExecStart=/usr/bin/ipsyncd run"))
-        let template = try String(contentsOfFile: "\(stage)/etc/systemd/system/ipsyncd@.service", encoding: .utf8)
-        #expect(template.contains("ExecStart=/usr/bin/ipsyncd run --config /etc/ipsyncd/%i.yaml"))
-        let config = "\(stage)/etc/ipsyncd/ipsyncd.yaml"
-        #expect(try readBytes(config) == readBytes("\(root)/packaging/ipsyncd.yaml"))
+    @Test func installIntoDestdirKeepsAnExistingConfig() async throws {
+        try await blocking {
+            let dir = try TempDir()
+            let stage = dir.file("stage")
+            let binary = try dir.write("ipsyncd", "#!/bin/sh\nexit 0\n")
+            chmod(binary, 0o755)
+            let environment = ProcessInfo.processInfo.environment.merging(
+                ["DESTDIR": stage, "BINARY": binary, "PREFIX": "/usr"]) { _, new in new }
+            let first = try runProcess("\(root)/scripts/install.sh", [], environment: environment)
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(FileManager.default.isExecutableFile(atPath: "\(stage)/usr/bin/ipsyncd"))
+            let unit = try String(contentsOfFile: "\(stage)/etc/systemd/system/ipsyncd.service", encoding: .utf8)
+            #expect(unit.contains("ExecStart=/usr/bin/ipsyncd run"))
+            let template = try String(contentsOfFile: "\(stage)/etc/systemd/system/ipsyncd@.service", encoding: .utf8)
+            #expect(template.contains("ExecStart=/usr/bin/ipsyncd run --config /etc/ipsyncd/%i.yaml"))
+            let config = "\(stage)/etc/ipsyncd/ipsyncd.yaml"
+            #expect(try readBytes(config) == readBytes("\(root)/packaging/ipsyncd.yaml"))
 
-        try Data("namespace: edited\n".utf8).write(to: URL(fileURLWithPath: config))
-        let second = try runProcess("\(root)/scripts/install.sh", [], environment: environment)
-        #expect(second.status == 0)
-        #expect(second.stdout.contains("kept"))
-        #expect(try String(contentsOfFile: config, encoding: .utf8) == "namespace: edited\n")
+            try Data("namespace: edited\n".utf8).write(to: URL(fileURLWithPath: config))
+            let second = try runProcess("\(root)/scripts/install.sh", [], environment: environment)
+            #expect(second.status == 0)
+            #expect(second.stdout.contains("kept"))
+            #expect(try String(contentsOfFile: config, encoding: .utf8) == "namespace: edited\n")
+        }
     }
 
-    @Test func unitHasTheContractedSettingsAndVerifies() throws {
-        let unit = try String(contentsOfFile: "\(root)/systemd/ipsyncd.service", encoding: .utf8)
-        for line in ["Type=notify", "ExecStart=/usr/local/bin/ipsyncd run", "ExecReload=/bin/kill -HUP $MAINPID",
-                     "Restart=on-failure", "WatchdogSec=30", "NotifyAccess=main", "ProtectSystem=strict",
-                     "NoNewPrivileges=yes", "StateDirectory=ipsyncd", "SystemCallFilter=@system-service",
-                     "KillMode=mixed", "RestartPreventExitStatus=78",
-                     "CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_BIND_SERVICE CAP_SYS_NICE",
-                     "ReadWritePaths=-/var/lib/prometheus/node-exporter"] {
-            #expect(unit.split(separator: "\n").contains { $0 == line[...] }, "\(line)")
+    @Test func unitHasTheContractedSettingsAndVerifies() async throws {
+        try await blocking {
+            let unit = try String(contentsOfFile: "\(root)/systemd/ipsyncd.service", encoding: .utf8)
+            for line in ["Type=notify", "ExecStart=/usr/local/bin/ipsyncd run", "ExecReload=/bin/kill -HUP $MAINPID",
+                         "Restart=on-failure", "WatchdogSec=30", "NotifyAccess=main", "ProtectSystem=strict",
+                         "NoNewPrivileges=yes", "StateDirectory=ipsyncd", "SystemCallFilter=@system-service",
+                         "KillMode=mixed", "RestartPreventExitStatus=78",
+                         "CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_BIND_SERVICE CAP_SYS_NICE",
+                         "ReadWritePaths=-/var/lib/prometheus/node-exporter"] {
+                #expect(unit.split(separator: "\n").contains { $0 == line[...] }, "\(line)")
+            }
+            guard let analyze = findExecutable("systemd-analyze") else { return }
+            // verify needs ExecStart to exist: point it at a file that does.
+            let dir = try TempDir()
+            let binary = try dir.write("ipsyncd", "#!/bin/sh\n")
+            chmod(binary, 0o755)
+            let copy = try dir.write("ipsyncd.service", unit.replacingOccurrences(of: "/usr/local/bin/ipsyncd", with: binary))
+            let result = try runProcess(analyze, ["verify", copy])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         }
-        guard let analyze = findExecutable("systemd-analyze") else { return }
-        // verify needs ExecStart to exist: point it at a file that does.
-        let dir = try TempDir()
-        let binary = try dir.write("ipsyncd", "#!/bin/sh\n")
-        chmod(binary, 0o755)
-        let copy = try dir.write("ipsyncd.service", unit.replacingOccurrences(of: "/usr/local/bin/ipsyncd", with: binary))
-        let result = try runProcess(analyze, ["verify", copy])
-        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 
-    @Test func theTemplateUnitIsTheUnitWithItsOwnConfigAndStateDirectory() throws {
-        let unit = try String(contentsOfFile: "\(root)/systemd/ipsyncd.service", encoding: .utf8)
-        let template = try String(contentsOfFile: "\(root)/systemd/ipsyncd@.service", encoding: .utf8)
-        let settings = { (text: String) in text.split(separator: "\n").filter { !$0.hasPrefix("#") } }
-        let differences = settings(template).difference(from: settings(unit))
-        let added = differences.insertions.map { change -> String in
-            if case .insert(_, let line, _) = change { return String(line) }
-            return ""
+    @Test func theTemplateUnitIsTheUnitWithItsOwnConfigAndStateDirectory() async throws {
+        try await blocking {
+            let unit = try String(contentsOfFile: "\(root)/systemd/ipsyncd.service", encoding: .utf8)
+            let template = try String(contentsOfFile: "\(root)/systemd/ipsyncd@.service", encoding: .utf8)
+            let settings = { (text: String) in text.split(separator: "\n").filter { !$0.hasPrefix("#") } }
+            let differences = settings(template).difference(from: settings(unit))
+            let added = differences.insertions.map { change -> String in
+                if case .insert(_, let line, _) = change { return String(line) }
+                return ""
+            }
+            #expect(added.sorted() == [
+                "Description=ipsyncd for %i: nginx proxy targets follow Kubernetes Service ClusterIPs",
+                "ExecStart=/usr/local/bin/ipsyncd run --config /etc/ipsyncd/%i.yaml --state-dir /var/lib/ipsyncd/%i",
+                "StateDirectory=ipsyncd/%i",
+            ])
+            #expect(differences.removals.count == 3)
+            guard let analyze = findExecutable("systemd-analyze") else { return }
+            let dir = try TempDir()
+            let binary = try dir.write("ipsyncd", "#!/bin/sh\n")
+            chmod(binary, 0o755)
+            let copy = try dir.write("ipsyncd@site.service", template.replacingOccurrences(of: "/usr/local/bin/ipsyncd", with: binary))
+            let result = try runProcess(analyze, ["verify", copy])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         }
-        #expect(added.sorted() == [
-            "Description=ipsyncd for %i: nginx proxy targets follow Kubernetes Service ClusterIPs",
-            "ExecStart=/usr/local/bin/ipsyncd run --config /etc/ipsyncd/%i.yaml --state-dir /var/lib/ipsyncd/%i",
-            "StateDirectory=ipsyncd/%i",
-        ])
-        #expect(differences.removals.count == 3)
-        guard let analyze = findExecutable("systemd-analyze") else { return }
-        let dir = try TempDir()
-        let binary = try dir.write("ipsyncd", "#!/bin/sh\n")
-        chmod(binary, 0o755)
-        let copy = try dir.write("ipsyncd@site.service", template.replacingOccurrences(of: "/usr/local/bin/ipsyncd", with: binary))
-        let result = try runProcess(analyze, ["verify", copy])
-        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 }

@@ -154,94 +154,102 @@ func isResyncLine(_ line: String) -> Bool {
 @Suite("EndToEnd: traffic follows the Services", .serialized)
 struct EndToEndTests {
     @Test("Recreating each of the three Services moves traffic through nginx to the new backend")
-    func recreateEachService() throws {
-        let world = try Flowmaster()
-        let daemon = try world.startDaemon()
-        for (service, location, _) in Flowmaster.routes {
-            let old = world.backends[service]!
-            let next = try world.recreate(service, as: "\(service)-2", gapMs: 50)
-            #expect(world.traffic(service, reaches: next), "\(service): traffic did not follow\n\(daemon.log)")
-            let change = "\(location) \(service) \(old.address) → \(next.address)"
-            #expect(daemon.waitForLine { $0.contains(change) } != nil, "no journal line \(change)\n\(daemon.log)")
+    func recreateEachService() async throws {
+        try await blocking {
+            let world = try Flowmaster()
+            let daemon = try world.startDaemon()
+            for (service, location, _) in Flowmaster.routes {
+                let old = world.backends[service]!
+                let next = try world.recreate(service, as: "\(service)-2", gapMs: 50)
+                #expect(world.traffic(service, reaches: next), "\(service): traffic did not follow\n\(daemon.log)")
+                let change = "\(location) \(service) \(old.address) → \(next.address)"
+                #expect(daemon.waitForLine { $0.contains(change) } != nil, "no journal line \(change)\n\(daemon.log)")
+            }
+            let site = String(decoding: world.siteBytes, as: UTF8.self)
+            for (service, _, _) in Flowmaster.routes { #expect(site.contains("http://\(world.backends[service]!.address);")) }
+            daemon.signal(SIGTERM)
+            #expect(daemon.waitForExit() == 0, "\(daemon.log)")
         }
-        let site = String(decoding: world.siteBytes, as: UTF8.self)
-        for (service, _, _) in Flowmaster.routes { #expect(site.contains("http://\(world.backends[service]!.address);")) }
-        daemon.signal(SIGTERM)
-        #expect(daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
     @Test("A burst of three recreates of one Service gives exactly one reload, and the last address wins")
-    func burstGivesOneReload() throws {
-        let world = try Flowmaster()
-        // Quiet time long enough that three back-to-back control calls always fall into one burst.
-        world.settle = "700ms"
-        let daemon = try world.startDaemon()
-        let port = world.backends["api-gateway"]!.port
-        let next = try (2...4).map { try Backend(name: "api-gateway-\($0)", port: port) }
-        for backend in next { try world.api.recreate("api-gateway", clusterIP: backend.host) }
-        for backend in next { world.retire("api-gateway", backend) }
-        let last = next.last!
-        #expect(world.traffic("api-gateway", reaches: last), "\(daemon.log)")
-        #expect(eventuallyBlocking { world.reloadsOK >= 1 }, "\(daemon.log)")
-        // Room for a second reload, had the burst been split: none may come.
-        usleep(1_500_000)
-        #expect(world.reloadsOK == 1, "\(daemon.log)")
-        let applied = daemon.lines.filter { $0.contains("resync:") && $0.contains("→") }
-        #expect(applied.count == 1, "\(daemon.log)")
-        #expect(applied.first?.contains("→ \(last.address)") == true)
-        daemon.stop()
+    func burstGivesOneReload() async throws {
+        try await blocking {
+            let world = try Flowmaster()
+            // Quiet time long enough that three back-to-back control calls always fall into one burst.
+            world.settle = "700ms"
+            let daemon = try world.startDaemon()
+            let port = world.backends["api-gateway"]!.port
+            let next = try (2...4).map { try Backend(name: "api-gateway-\($0)", port: port) }
+            for backend in next { try world.api.recreate("api-gateway", clusterIP: backend.host) }
+            for backend in next { world.retire("api-gateway", backend) }
+            let last = next.last!
+            #expect(world.traffic("api-gateway", reaches: last), "\(daemon.log)")
+            #expect(eventuallyBlocking { world.reloadsOK >= 1 }, "\(daemon.log)")
+            // Room for a second reload, had the burst been split: none may come.
+            usleep(1_500_000)
+            #expect(world.reloadsOK == 1, "\(daemon.log)")
+            let applied = daemon.lines.filter { $0.contains("resync:") && $0.contains("→") }
+            #expect(applied.count == 1, "\(daemon.log)")
+            #expect(applied.first?.contains("→ \(last.address)") == true)
+            daemon.stop()
+        }
     }
 
     @Test("A deleted Service leaves its route alone; created again, it is applied")
-    func deletedServiceKeepsRoute() throws {
-        let world = try Flowmaster()
-        let daemon = try world.startDaemon()
-        let before = world.siteBytes
-        let old = world.backends["api-gateway"]!
-        let mark = daemon.lines.count
-        try world.api.delete("api-gateway")
-        let kept = daemon.waitForLine(from: mark) { $0.contains("kept /api/") }
-        #expect(kept?.contains("api-gateway is absent") == true, "\(daemon.log)")
-        #expect(world.siteBytes == before)
-        #expect(world.traffic("api-gateway", reaches: old))
+    func deletedServiceKeepsRoute() async throws {
+        try await blocking {
+            let world = try Flowmaster()
+            let daemon = try world.startDaemon()
+            let before = world.siteBytes
+            let old = world.backends["api-gateway"]!
+            let mark = daemon.lines.count
+            try world.api.delete("api-gateway")
+            let kept = daemon.waitForLine(from: mark) { $0.contains("kept /api/") }
+            #expect(kept?.contains("api-gateway is absent") == true, "\(daemon.log)")
+            #expect(world.siteBytes == before)
+            #expect(world.traffic("api-gateway", reaches: old))
 
-        let next = try Backend(name: "api-gateway-2", port: old.port)
-        try world.api.create("api-gateway", clusterIP: next.host, ports: [.init(name: "http", port: old.port)])
-        world.retire("api-gateway", next)
-        #expect(world.traffic("api-gateway", reaches: next), "\(daemon.log)")
-        daemon.stop()
+            let next = try Backend(name: "api-gateway-2", port: old.port)
+            try world.api.create("api-gateway", clusterIP: next.host, ports: [.init(name: "http", port: old.port)])
+            world.retire("api-gateway", next)
+            #expect(world.traffic("api-gateway", reaches: next), "\(daemon.log)")
+            daemon.stop()
+        }
     }
 
     @Test("Bad ClusterIP values never reach the file, and the log says why")
-    func badClusterIPsNeverReachTheFile() throws {
-        let world = try Flowmaster()
-        let daemon = try world.startDaemon()
-        let before = world.siteBytes
-        let old = world.backends["api-gateway"]!
-        for (value, reason) in [("10.0.0.1;", "not an IP address"), ("1.2.3.4 } server {", "not an IP address"),
-                                ("None", "headless")] {
+    func badClusterIPsNeverReachTheFile() async throws {
+        try await blocking {
+            let world = try Flowmaster()
+            let daemon = try world.startDaemon()
+            let before = world.siteBytes
+            let old = world.backends["api-gateway"]!
+            for (value, reason) in [("10.0.0.1;", "not an IP address"), ("1.2.3.4 } server {", "not an IP address"),
+                                    ("None", "headless")] {
+                let mark = daemon.lines.count
+                try world.api.update("api-gateway", clusterIP: value)
+                let kept = daemon.waitForLine(from: mark) { $0.contains("kept /api/") }
+                #expect(kept?.contains(reason) == true, "\(value): \(kept ?? "no kept line")\n\(daemon.log)")
+                #expect(world.siteBytes == before, "\(value) changed the file")
+            }
             let mark = daemon.lines.count
-            try world.api.update("api-gateway", clusterIP: value)
-            let kept = daemon.waitForLine(from: mark) { $0.contains("kept /api/") }
-            #expect(kept?.contains(reason) == true, "\(value): \(kept ?? "no kept line")\n\(daemon.log)")
-            #expect(world.siteBytes == before, "\(value) changed the file")
-        }
-        let mark = daemon.lines.count
-        try world.api.delete("api-gateway")
-        try world.api.create("api-gateway", clusterIP: nil, ports: [.init(name: "http", port: old.port)],
-                             type: "ExternalName", externalName: "db.example.com")
-        let kept = daemon.waitForLine(from: mark) { $0.contains("kept /api/") && $0.contains("ExternalName") }
-        #expect(kept != nil, "\(daemon.log)")
-        #expect(world.siteBytes == before)
-        #expect(world.liveConfigPasses())
-        #expect(world.traffic("api-gateway", reaches: old))
+            try world.api.delete("api-gateway")
+            try world.api.create("api-gateway", clusterIP: nil, ports: [.init(name: "http", port: old.port)],
+                                 type: "ExternalName", externalName: "db.example.com")
+            let kept = daemon.waitForLine(from: mark) { $0.contains("kept /api/") && $0.contains("ExternalName") }
+            #expect(kept != nil, "\(daemon.log)")
+            #expect(world.siteBytes == before)
+            #expect(world.liveConfigPasses())
+            #expect(world.traffic("api-gateway", reaches: old))
 
-        // Still alive and well: a good address is applied.
-        let next = try Backend(name: "api-gateway-2", port: old.port)
-        try world.api.delete("api-gateway")
-        try world.api.create("api-gateway", clusterIP: next.host, ports: [.init(name: "http", port: old.port)])
-        world.retire("api-gateway", next)
-        #expect(world.traffic("api-gateway", reaches: next), "\(daemon.log)")
-        daemon.stop()
+            // Still alive and well: a good address is applied.
+            let next = try Backend(name: "api-gateway-2", port: old.port)
+            try world.api.delete("api-gateway")
+            try world.api.create("api-gateway", clusterIP: next.host, ports: [.init(name: "http", port: old.port)])
+            world.retire("api-gateway", next)
+            #expect(world.traffic("api-gateway", reaches: next), "\(daemon.log)")
+            daemon.stop()
+        }
     }
 }

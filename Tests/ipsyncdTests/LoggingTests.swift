@@ -44,7 +44,7 @@ let fixedClock: @Sendable () -> timespec = { timespec(tv_sec: 1_795_768_654, tv_
         let handler = JSONLogHandler(level: .info, output: lines.output, clock: fixedClock)
         Logger(label: "t") { _ in handler }.notice("resync: \"x\"\nsecond line",
                                                   metadata: ["ipsyncd_route": ["/api/", "/ws/"], "n": "1"])
-        #expect(lines.lines.count == 1)
+        try #require(lines.lines.count == 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(lines.lines[0].utf8)) as? [String: Any])
         #expect(object["time"] as? String == "2026-11-27T08:37:34.123Z")
         #expect(object["level"] as? String == "notice")
@@ -63,7 +63,7 @@ let fixedClock: @Sendable () -> timespec = { timespec(tv_sec: 1_795_768_654, tv_
         let lines = LineCollector()
         let handler = JSONLogHandler(level: .debug, output: lines.output, clock: fixedClock)
         line.log(to: Logger(label: "t") { _ in handler })
-        #expect(lines.lines.count == 1)
+        try #require(lines.lines.count == 1)
         return try #require(try JSONSerialization.jsonObject(with: Data(lines.lines[0].utf8)) as? [String: Any])
     }
 

@@ -82,28 +82,30 @@ import TestSupport
 /// Through the real binary and the test API server: `ipsyncd sync` keeps the address and says why.
 @Suite("Refused addresses through ipsyncd sync", .serialized)
 struct RefusedAddressEndToEndTests {
-    @Test func syncKeepsTheAddressAndSaysWhy() throws {
-        let world = try Flowmaster()
-        let before = world.siteBytes
-        let apiPort = world.backends["api-gateway"]!.port
-        let cases: [(String, () throws -> Void, [String], String)] = [
-            ("0.0.0.0", { try world.api.update("api-gateway", clusterIP: "0.0.0.0") }, [],
-             "api-gateway has a ClusterIP that can never be one (0.0.0.0 is unspecified)"),
-            ("::ffff:127.0.0.1", { try world.api.update("api-gateway", clusterIP: "::ffff:127.0.0.1") }, [],
-             "(::ffff:127.0.0.1 is IPv4-mapped)"),
-            ("UDP", { try world.api.update("api-gateway", clusterIP: "127.0.0.1",
-                                            ports: [.init(name: "http", port: apiPort, protocolName: "UDP")]) }, [],
-             "is UDP, not TCP"),
-            ("outside", { try world.api.update("api-gateway", clusterIP: "127.0.0.1",
-                                                ports: [.init(name: "http", port: apiPort)]) }, ["--service-cidr", "10.43.0.0/16"],
-             "outside service_cidr (127.0.0.1 is not in 10.43.0.0/16)"),
-        ]
-        for (name, change, flags, reason) in cases {
-            try change()
-            let result = try world.command("sync", flags)
-            #expect(world.siteBytes == before, "\(name): the site file changed")
-            #expect(result.stderr.contains(reason), "\(name): \(result.stderr)")
-            #expect(result.stderr.contains("kept"), "\(name): \(result.stderr)")
+    @Test func syncKeepsTheAddressAndSaysWhy() async throws {
+        try await blocking {
+            let world = try Flowmaster()
+            let before = world.siteBytes
+            let apiPort = world.backends["api-gateway"]!.port
+            let cases: [(String, () throws -> Void, [String], String)] = [
+                ("0.0.0.0", { try world.api.update("api-gateway", clusterIP: "0.0.0.0") }, [],
+                 "api-gateway has a ClusterIP that can never be one (0.0.0.0 is unspecified)"),
+                ("::ffff:127.0.0.1", { try world.api.update("api-gateway", clusterIP: "::ffff:127.0.0.1") }, [],
+                 "(::ffff:127.0.0.1 is IPv4-mapped)"),
+                ("UDP", { try world.api.update("api-gateway", clusterIP: "127.0.0.1",
+                                                ports: [.init(name: "http", port: apiPort, protocolName: "UDP")]) }, [],
+                 "is UDP, not TCP"),
+                ("outside", { try world.api.update("api-gateway", clusterIP: "127.0.0.1",
+                                                    ports: [.init(name: "http", port: apiPort)]) }, ["--service-cidr", "10.43.0.0/16"],
+                 "outside service_cidr (127.0.0.1 is not in 10.43.0.0/16)"),
+            ]
+            for (name, change, flags, reason) in cases {
+                try change()
+                let result = try world.command("sync", flags)
+                #expect(world.siteBytes == before, "\(name): the site file changed")
+                #expect(result.stderr.contains(reason), "\(name): \(result.stderr)")
+                #expect(result.stderr.contains("kept"), "\(name): \(result.stderr)")
+            }
         }
     }
 }
