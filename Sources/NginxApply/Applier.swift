@@ -266,7 +266,9 @@ public struct Applier: Sendable {
     private func prepareSwap(_ bytes: [UInt8], old: [UInt8], site: Site, phase: IntentNote.Phase) throws(ApplyError) -> String {
         do {
             try FileSystem.makeDirectory(options.stateDir + "/last-good", mode: 0o700)
-            try FileSystem.replace(lastGoodPath(site.target), with: old, mode: 0o600, owner: nil)
+            // Only an unchecked swap is undone from the last good copy after a crash; for a checked one it need
+            // not survive a power loss, and its two fsyncs would contend with the check.
+            try FileSystem.replace(lastGoodPath(site.target), with: old, mode: 0o600, owner: nil, durable: phase == .unchecked)
             try IntentNote(site: site.target, byteCount: bytes.count, phase: phase, time: IntentNote.now())
                 .write(stateDir: options.stateDir)
         } catch {

@@ -40,8 +40,8 @@ struct IntentNote: Equatable {
 
     static func remove(stateDir: String) throws(FileError) {
         let path = path(stateDir: stateDir)
+        // No fsync: a removal lost to a power cut brings the note back, and the next start reloads once more.
         guard unlink(path) == 0 || errno == ENOENT else { throw FileError(operation: "unlink", path: path, errno: errno) }
-        try FileSystem.syncDirectory(stateDir)
     }
 
     static func now() -> Int { Posix.epochSeconds() }

@@ -76,17 +76,19 @@ public enum Posix {
     /// Atomic replace: writes `bytes` to a dot file beside `target`, fsyncs it, renames it over `target` and
     /// fsyncs the directory. Readers see the old bytes or the new ones; after a crash the rename either
     /// happened or not. A symlink at `target` is followed (renaming over it would replace the link).
+    /// `durable: false` skips both fsyncs, for a file that is rewritten anyway and need not survive a power
+    /// loss (readers still never see a partial file); an fsync forces a journal commit others may wait on.
     public static func replace(_ target: String, with bytes: [UInt8], mode: mode_t,
-                               owner: (uid_t, gid_t)? = nil) throws(PosixError) {
+                               owner: (uid_t, gid_t)? = nil, durable: Bool = true) throws(PosixError) {
         let path = resolvedIfLink(target)
         let temp = temporaryPath(beside: path)
-        try create(temp, bytes, mode: mode, owner: owner, sync: true)
+        try create(temp, bytes, mode: mode, owner: owner, sync: durable)
         guard rename(temp, path) == 0 else {
             let error = PosixError(operation: "rename \(temp) to", path: path, errno: errno)
             unlink(temp)
             throw error
         }
-        try syncDirectory(directory(of: path))
+        if durable { try syncDirectory(directory(of: path)) }
     }
 
     /// fsync of a directory: makes a rename or unlink in it survive a power loss.

@@ -81,6 +81,15 @@ import TestSupport
         #expect(try entries(dir) == ["fresh", "site.conf"])
     }
 
+    /// Without the fsyncs (the metrics file, a checked swap's last good copy) it is still a whole-file rename.
+    @Test func aReplaceThatNeedNotBeDurableIsStillAtomicAndLeavesNoTemporaryFile() throws {
+        let dir = try TempDir("posix")
+        let path = try dir.write("metrics.prom", "old\n")
+        try Posix.replace(path, with: Array("new\n".utf8), mode: 0o644, durable: false)
+        #expect(try Posix.read(path) == Array("new\n".utf8))
+        #expect(try entries(dir) == ["metrics.prom"])
+    }
+
     @Test func replaceThroughASymlinkWritesItsTargetAndKeepsTheLink() throws {
         let dir = try TempDir("posix")
         let target = try dir.write("real.conf", "old\n")

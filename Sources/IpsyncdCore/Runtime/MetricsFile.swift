@@ -68,7 +68,8 @@ package struct MetricsFile: Sendable {
 
     /// Atomic replace: the collector never reads a half-written file.
     package func write() throws(ConfigError) {
-        do { try Posix.replace(path, with: Array(render().utf8), mode: 0o644) } catch {
+        // Not durable: it is rewritten at every resync, and its fsyncs came just as nginx's new workers start.
+        do { try Posix.replace(path, with: Array(render().utf8), mode: 0o644, durable: false) } catch {
             throw ConfigError(code: .metricsWrite, source: path, key: "metrics_file",
                               message: "cannot write it (\(error)); check that the directory exists and is writable")
         }
