@@ -325,10 +325,15 @@ def main():
                     hook = threading.Thread(target=run, args=(args.hook,))
                     hook.start()
             else:
-                phases = direct_edit(args, old_ip, new_ip, t0)
+                # The edit runs beside the poller, which asks from the trigger on, as in api mode.
+                edit = {}
+                hook = threading.Thread(target=lambda: edit.update(direct_edit(args, old_ip, new_ip, t0)))
+                hook.start()
             t1 = wait_for(poller, NAME_OF[new_ip], args.timeout, period)
             if hook:
                 hook.join()
+            if args.mode == "direct":
+                phases = edit
             if args.mode == "direct":
                 control_call(args.control, "POST", "/control/recreate/api-gateway", {"clusterIP": new_ip, "gapMs": 0})
             rounds.append({"t0": t0, "converged": None if t1 is None else t1 - t_event,
