@@ -73,14 +73,7 @@ import TestSupport
                          "ReadWritePaths=-/var/lib/prometheus/node-exporter"] {
                 #expect(unit.split(separator: "\n").contains { $0 == line[...] }, "\(line)")
             }
-            guard let analyze = findExecutable("systemd-analyze") else { return }
-            // verify needs ExecStart to exist: point it at a file that does.
-            let dir = try TempDir()
-            let binary = try dir.write("ipsyncd", "#!/bin/sh\n")
-            chmod(binary, 0o755)
-            let copy = try dir.write("ipsyncd.service", unit.replacingOccurrences(of: "/usr/local/bin/ipsyncd", with: binary))
-            let result = try runProcess(analyze, ["verify", copy])
-            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            try Self.verify(unit, named: "ipsyncd.service")
         }
     }
 
@@ -100,13 +93,19 @@ import TestSupport
                 "StateDirectory=ipsyncd/%i",
             ])
             #expect(differences.removals.count == 3)
-            guard let analyze = findExecutable("systemd-analyze") else { return }
-            let dir = try TempDir()
-            let binary = try dir.write("ipsyncd", "#!/bin/sh\n")
-            chmod(binary, 0o755)
-            let copy = try dir.write("ipsyncd@site.service", template.replacingOccurrences(of: "/usr/local/bin/ipsyncd", with: binary))
-            let result = try runProcess(analyze, ["verify", copy])
-            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            try Self.verify(template, named: "ipsyncd@site.service")
         }
+    }
+
+    /// `systemd-analyze verify` on the unit's text (skipped where systemd-analyze is missing); verify needs
+    /// ExecStart to exist, so it points at a file that does.
+    static func verify(_ unit: String, named name: String) throws {
+        guard let analyze = findExecutable("systemd-analyze") else { return }
+        let dir = try TempDir()
+        let binary = try dir.write("ipsyncd", "#!/bin/sh\n")
+        chmod(binary, 0o755)
+        let copy = try dir.write(name, unit.replacingOccurrences(of: "/usr/local/bin/ipsyncd", with: binary))
+        let result = try runProcess(analyze, ["verify", copy])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 }
