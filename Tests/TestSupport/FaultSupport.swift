@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 import Glibc
 
@@ -81,6 +82,7 @@ public final class APIRelay: @unchecked Sendable {
         if let tls { arguments += [tls.certificate, tls.key] } else if resetting { arguments.append("reset") }
         let out = try SpawnedProcess.pipe()
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        PortGuard.release(port)   // a stopped relay's port, started again
         do {
             defer { close(null); close(out.write) }
             child = try SpawnedProcess(python, arguments, environment: nil, stdin: null, stdout: out.write, stderr: null)
@@ -100,13 +102,49 @@ public final class APIRelay: @unchecked Sendable {
         self.port = bound
     }
 
-    /// SIGKILL: every open connection dies with it; reaped.
+    /// SIGKILL: every open connection dies with it; reaped. The port stays this relay's (connections to it are
+    /// refused) until a relay starts on it again: another test's server must not answer in its place.
     public func stop() {
+        end()
+        PortGuard.hold(port)
+    }
+
+    private func end() {
         if child.poll() == nil { kill(child.pid, SIGKILL) }
         child.terminate()
     }
 
-    deinit { stop() }
+    deinit { end() }
+}
+
+/// The ports of stopped relays, each held by a bound socket that does not listen: a connect is refused as if
+/// nothing were there, and no other server of the test run (they bind port 0) is given the port meanwhile.
+private enum PortGuard {
+    private static let held = Mutex<[Int: Int32]>([:])
+
+    static func hold(_ port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { close(fd); return }
+        held.withLock { held in
+            if let old = held[port] { close(old) }
+            held[port] = fd
+        }
+    }
+
+    static func release(_ port: Int) {
+        guard port != 0, let fd = held.withLock({ $0.removeValue(forKey: port) }) else { return }
+        close(fd)
+    }
 }
 
 extension TestAPIServer {
